@@ -1,0 +1,1 @@
+"""datasets of the ``blip`` scope."""

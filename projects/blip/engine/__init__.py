@@ -1,0 +1,1 @@
+"""Runner pieces (loops, hooks) of the ``blip`` scope."""
