@@ -1,1 +1,24 @@
-"""models of the ``blip`` scope."""
+"""Models of the ``blip`` scope: the two towers, heads and task models."""
+
+from .blip_caption import BlipCaption
+from .data_preprocessor import BlipDataPreprocessor
+from .generation import GenerationConfig, generate
+from .seq_gen_head import SeqGenerationHead
+from .text_decoder import TextDecoder
+from .text_transformer import DecodingCache, TextConfig, TextTransformer
+from .tokenizer import BlipTokenizer
+from .vision_transformer import VisionTransformer
+
+__all__ = [
+    'BlipCaption',
+    'BlipDataPreprocessor',
+    'BlipTokenizer',
+    'DecodingCache',
+    'GenerationConfig',
+    'SeqGenerationHead',
+    'TextConfig',
+    'TextDecoder',
+    'TextTransformer',
+    'VisionTransformer',
+    'generate',
+]

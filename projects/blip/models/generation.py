@@ -1,0 +1,232 @@
+"""The decoding loop: beam search, greedy search and nucleus sampling.
+
+The loop drives an incremental decoder (``step(new_ids) -> logits`` and
+``reorder(rows)``) that keeps its keys and values cached, so each step feeds
+only the newest token. Lengths count the prompt tokens, and the beam search
+ranks and finishes hypotheses exactly as transformers 4.38's ``generate`` did
+for the released BLIP results (length-normalised by the generated length,
+``early_stopping=False``), so the same weights give the same captions.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+
+class IncrementalDecoder(Protocol):
+    def step(self, new_ids: torch.Tensor) -> torch.Tensor: ...
+
+    def reorder(self, rows: torch.Tensor) -> None: ...
+
+
+@dataclass
+class GenerationConfig:
+    """How text is generated.
+
+    Args:
+        strategy: ``'beam'``, ``'greedy'`` or ``'sample'`` (nucleus sampling).
+        num_beams: Beams per input (beam search).
+        max_length: Longest sequence, prompt tokens included.
+        min_length: End-of-sequence is forbidden before this length (prompt
+            tokens included).
+        repetition_penalty: > 1 discourages tokens already in the sequence.
+        length_penalty: Exponent of the length normalisation of beam scores.
+        top_p: Nucleus sampling keeps the smallest set of tokens whose
+            probability reaches ``top_p``.
+        top_k: Sampling keeps at most the ``top_k`` likeliest tokens (0: all).
+        temperature: Sampling temperature.
+        num_return_sequences: Sequences returned per input (the best beams, or
+            independent samples).
+    """
+
+    strategy: str = 'beam'
+    num_beams: int = 3
+    max_length: int = 20
+    min_length: int = 0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    top_p: float = 0.9
+    top_k: int = 50
+    temperature: float = 1.0
+    num_return_sequences: int = 1
+
+    def __post_init__(self):
+        if self.strategy not in ('beam', 'greedy', 'sample'):
+            raise ValueError(f"generation strategy must be 'beam', 'greedy' or 'sample', got {self.strategy!r}")
+        if self.strategy == 'beam' and self.num_return_sequences > self.num_beams:
+            raise ValueError(
+                f'num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams})'
+            )
+
+    @property
+    def rows_per_input(self) -> int:
+        """Decoder rows kept per input sequence."""
+        if self.strategy == 'beam':
+            return self.num_beams
+        return self.num_return_sequences if self.strategy == 'sample' else 1
+
+
+def generate(
+    decoder: IncrementalDecoder,
+    prompt_ids: torch.Tensor,
+    config: GenerationConfig,
+    eos_token_id: int,
+    pad_token_id: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Generate from ``prompt_ids`` (B, L0) with a decoder whose rows are already
+    laid out as ``config.rows_per_input`` rows per input.
+
+    Returns ``(sequences, scores)``: ``sequences`` (B * num_return_sequences,
+    L) hold the prompt, the generated tokens, the end token and padding;
+    ``scores`` are the beam scores (None for greedy and sampling).
+    """
+    prompt_ids = prompt_ids.repeat_interleave(config.rows_per_input, dim=0)
+    if config.strategy == 'beam':
+        return _beam_search(decoder, prompt_ids, config, eos_token_id, pad_token_id)
+    return _sample_or_greedy(decoder, prompt_ids, config, eos_token_id, pad_token_id), None
+
+
+def _penalise(scores: torch.Tensor, sequences: torch.Tensor, config: GenerationConfig, eos: int) -> torch.Tensor:
+    if sequences.shape[1] < config.min_length:
+        scores[:, eos] = -float('inf')
+    if config.repetition_penalty != 1.0:
+        seen = scores.gather(1, sequences)
+        seen = torch.where(seen < 0, seen * config.repetition_penalty, seen / config.repetition_penalty)
+        scores.scatter_(1, sequences, seen)
+    return scores
+
+
+def _nucleus_filter(logits: torch.Tensor, config: GenerationConfig) -> torch.Tensor:
+    if config.temperature != 1.0:
+        logits = logits / config.temperature
+    if 0 < config.top_k < logits.shape[-1]:
+        kth = logits.topk(config.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, -float('inf'))
+    if config.top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative <= 1 - config.top_p
+        drop[:, -1] = False  # always keep the likeliest token
+        logits = logits.masked_fill(drop.scatter(1, order, drop), -float('inf'))
+    return logits
+
+
+def _sample_or_greedy(decoder, sequences, config, eos, pad):
+    unfinished = torch.ones(sequences.shape[0], dtype=torch.bool, device=sequences.device)
+    new_ids = sequences
+    while sequences.shape[1] < config.max_length:
+        logits = _penalise(decoder.step(new_ids).float(), sequences, config, eos)
+        if config.strategy == 'greedy':
+            tokens = logits.argmax(dim=-1)
+        else:
+            probs = _nucleus_filter(logits, config).softmax(dim=-1)
+            tokens = torch.multinomial(probs, 1).squeeze(1)
+        tokens = torch.where(unfinished, tokens, pad)
+        sequences = torch.cat([sequences, tokens[:, None]], dim=1)
+        unfinished &= tokens != eos
+        if not unfinished.any():
+            break
+        new_ids = tokens[:, None]
+    return sequences
+
+
+class _Hypotheses:
+    """The best finished sequences of one input (transformers' ``BeamHypotheses``)."""
+
+    def __init__(self, num_beams: int, length_penalty: float):
+        self.num_beams = num_beams
+        self.length_penalty = length_penalty
+        self.beams: list[tuple[float, torch.Tensor]] = []
+        self.worst_score = 1e9
+
+    def add(self, sequence: torch.Tensor, sum_logprobs: float, generated_len: int) -> None:
+        score = sum_logprobs / generated_len**self.length_penalty
+        if len(self.beams) < self.num_beams or score > self.worst_score:
+            self.beams.append((score, sequence))
+            if len(self.beams) > self.num_beams:
+                ranked = sorted((s, i) for i, (s, _) in enumerate(self.beams))
+                del self.beams[ranked[0][1]]
+                self.worst_score = ranked[1][0]
+            else:
+                self.worst_score = min(score, self.worst_score)
+
+    def is_done(self, best_sum_logprobs: float, generated_len: int) -> bool:
+        if len(self.beams) < self.num_beams:
+            return False
+        return self.worst_score >= best_sum_logprobs / generated_len**self.length_penalty
+
+    def best(self, n: int) -> list[tuple[float, torch.Tensor]]:
+        # Highest score first; among equal scores the later-added one wins.
+        order = sorted(range(len(self.beams)), key=lambda i: (self.beams[i][0], i), reverse=True)
+        return [self.beams[i] for i in order[:n]]
+
+
+def _beam_search(decoder, sequences, config, eos, pad):
+    num_beams = config.num_beams
+    rows, prompt_len = sequences.shape
+    batch = rows // num_beams
+    device = sequences.device
+    beam_scores = torch.zeros(batch, num_beams, device=device)
+    beam_scores[:, 1:] = -1e9
+    beam_scores = beam_scores.view(-1)
+    hypotheses = [_Hypotheses(num_beams, config.length_penalty) for _ in range(batch)]
+    done = [False] * batch
+    new_ids = sequences
+    while True:
+        log_probs = F.log_softmax(decoder.step(new_ids).float(), dim=-1)
+        log_probs = _penalise(log_probs, sequences, config, eos) + beam_scores[:, None]
+        vocab = log_probs.shape[-1]
+        top_scores, top_ids = log_probs.view(batch, -1).topk(2 * num_beams, dim=1)
+        generated_len = sequences.shape[1] + 1 - prompt_len
+
+        next_scores = torch.zeros(batch, num_beams, device=device)
+        next_tokens = torch.full((batch, num_beams), pad, dtype=torch.long, device=device)
+        next_rows = torch.zeros(batch, num_beams, dtype=torch.long, device=device)
+        candidates = zip(top_scores.tolist(), (top_ids // vocab).tolist(), (top_ids % vocab).tolist())
+        for b, (scores_b, beams_b, tokens_b) in enumerate(candidates):
+            next_rows[b] = b * num_beams
+            if done[b]:
+                continue
+            kept = 0
+            for rank, (score, beam, token) in enumerate(zip(scores_b, beams_b, tokens_b)):
+                row = b * num_beams + beam
+                if token == eos:
+                    if rank < num_beams:
+                        hypotheses[b].add(sequences[row].clone(), score, generated_len)
+                else:
+                    next_scores[b, kept], next_tokens[b, kept], next_rows[b, kept] = score, token, row
+                    kept += 1
+                if kept == num_beams:
+                    break
+            done[b] = hypotheses[b].is_done(scores_b[0], generated_len)
+
+        beam_scores = next_scores.view(-1)
+        rows_kept = next_rows.view(-1)
+        sequences = torch.cat([sequences[rows_kept], next_tokens.view(-1, 1)], dim=1)
+        if all(done) or sequences.shape[1] >= config.max_length:
+            break
+        decoder.reorder(rows_kept)
+        new_ids = next_tokens.view(-1, 1)
+
+    for b in range(batch):
+        if done[b]:
+            continue
+        for row in range(b * num_beams, (b + 1) * num_beams):
+            hypotheses[b].add(sequences[row], beam_scores[row].item(), sequences.shape[1] - prompt_len)
+    best = [hyp for h in hypotheses for hyp in h.best(config.num_return_sequences)]
+    return _pad_finished([seq for _, seq in best], config.max_length, eos, pad), torch.tensor(
+        [score for score, _ in best], device=device
+    )
+
+
+def _pad_finished(sequences: list[torch.Tensor], max_length: int, eos: int, pad: int) -> torch.Tensor:
+    """Stack sequences, appending the end token to those that stopped early."""
+    width = min(max(len(s) for s in sequences) + 1, max_length)
+    out = sequences[0].new_full((len(sequences), width), pad)
+    for i, seq in enumerate(sequences):
+        out[i, : len(seq)] = seq
+        if len(seq) < width:
+            out[i, len(seq)] = eos
+    return out

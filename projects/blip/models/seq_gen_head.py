@@ -1,0 +1,63 @@
+"""Sequence generation head: the text decoder, its training loss and its decoding."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from blip.registry import MODELS
+
+from .generation import GenerationConfig, generate
+
+
+@MODELS.register_module()
+class SeqGenerationHead(nn.Module):
+    """Teacher-forced LM loss and generation over a :class:`TextDecoder`.
+
+    Args:
+        decoder: Config of the text decoder (``TextDecoder``).
+        label_smoothing: Label smoothing of the token cross-entropy (BLIP: 0.1).
+        ignore_index: Label of tokens left out of the loss.
+    """
+
+    def __init__(self, decoder: dict, label_smoothing: float = 0.1, ignore_index: int = -100):
+        super().__init__()
+        self.decoder = MODELS.build(decoder)
+        self.label_smoothing = label_smoothing
+        self.ignore_index = ignore_index
+
+    def loss(
+        self,
+        input_ids: torch.Tensor,
+        image_embeds: torch.Tensor,
+        labels: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Mean label-smoothed cross-entropy of each next token over non-ignored labels.
+
+        ``labels`` are aligned with ``input_ids`` (position ``i`` is the target of
+        the logits at ``i - 1``); the shift happens here.
+        """
+        logits = self.decoder(input_ids, attention_mask, image_embeds=image_embeds)
+        loss = F.cross_entropy(
+            logits[:, :-1].flatten(0, 1),
+            labels[:, 1:].flatten(),
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+        )
+        return {'seq_gen_lm_loss': loss}
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: torch.Tensor,
+        image_embeds: torch.Tensor,
+        config: GenerationConfig,
+        eos_token_id: int,
+        pad_token_id: int,
+        image_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Generate continuations of ``prompt_ids`` (B, L0) for each image (B, N, C)."""
+        decoder = self.decoder.incremental(
+            image_embeds, image_mask, image_group=config.rows_per_input, max_length=config.max_length
+        )
+        return generate(decoder, prompt_ids, config, eos_token_id, pad_token_id)

@@ -1,0 +1,110 @@
+"""The text tower as a causal decoder with BERT's language-model head."""
+
+import torch
+from torch import nn
+
+from blip.registry import MODELS
+
+from .text_transformer import ACTIVATIONS, DecodingCache, TextConfig, TextTransformer
+
+
+class LMPrediction(nn.Module):
+    def __init__(self, config: TextConfig):
+        super().__init__()
+        self.transform = nn.Sequential()
+        self.transform.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform.transform_act_fn = ACTIVATIONS[config.hidden_act]()
+        self.transform.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        # One tensor under both names, as in BERT's checkpoints.
+        self.decoder.bias = self.bias
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.transform(hidden_states))
+
+
+class LMHead(nn.Module):
+    def __init__(self, config: TextConfig):
+        super().__init__()
+        self.predictions = LMPrediction(config)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.predictions(hidden_states)
+
+
+@MODELS.register_module(name=['TextDecoder', 'XBertLMHeadDecoder'])
+class TextDecoder(nn.Module):
+    """Causal text decoder cross-attending to image tokens, with an LM head.
+
+    The output projection shares its weight with the word embeddings.
+
+    Args:
+        med_config: Text transformer sizes (BLIP's ``med_config`` keys).
+        with_cp: Gradient checkpointing while training.
+    """
+
+    def __init__(self, med_config: dict | TextConfig, with_cp: bool = False):
+        super().__init__()
+        self.bert = TextTransformer(med_config, with_cp=with_cp)
+        self.cls = LMHead(self.bert.config)
+        self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
+
+    @property
+    def config(self) -> TextConfig:
+        return self.bert.config
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        image_embeds: torch.Tensor | None = None,
+        image_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Teacher-forced logits (B, L, vocab) for every position of ``input_ids``."""
+        hidden_states = self.bert(
+            input_ids, attention_mask, image_embeds=image_embeds, image_mask=image_mask, causal=True
+        )
+        return self.cls(hidden_states)
+
+    def incremental(
+        self,
+        image_embeds: torch.Tensor | None,
+        image_mask: torch.Tensor | None = None,
+        image_group: int = 1,
+        max_length: int = 512,
+    ) -> 'IncrementalDecoder':
+        """A decoder that feeds tokens step by step, keeping keys/values cached."""
+        return IncrementalDecoder(self, image_embeds, image_mask, image_group, max_length)
+
+
+class IncrementalDecoder:
+    """Step-by-step decoding state of a :class:`TextDecoder` for the decoding loop.
+
+    ``image_embeds`` has one row per image; each image is decoded by
+    ``image_group`` consecutive rows (beams or samples), which share the image's
+    cross-attention keys and values.
+    """
+
+    def __init__(self, decoder, image_embeds, image_mask, image_group, max_length):
+        self.decoder = decoder
+        self.image_embeds = image_embeds
+        self.image_mask = image_mask
+        self.image_group = image_group
+        self.cache = DecodingCache(decoder.config.num_hidden_layers, max_length)
+
+    def step(self, new_ids: torch.Tensor) -> torch.Tensor:
+        """Feed ``new_ids`` (rows, n); return the next-token logits (rows, vocab)."""
+        hidden_states = self.decoder.bert(
+            new_ids,
+            image_embeds=self.image_embeds,
+            image_mask=self.image_mask,
+            causal=True,
+            cache=self.cache,
+            image_group=self.image_group,
+        )
+        return self.decoder.cls(hidden_states[:, -1])
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Continue with the rows ``rows`` (each stays with its own image)."""
+        self.cache.reorder(rows)
