@@ -124,7 +124,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, hidden_size: int, kv_width: int, num_heads: int, dropout: float):
         super().__init__()
         self.num_heads = num_heads
-        self.dropout = dropout
+        self.attn_drop = dropout
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(kv_width, hidden_size)
         self.value = nn.Linear(kv_width, hidden_size)
@@ -154,7 +154,7 @@ class MultiHeadAttention(nn.Module):
         rows, heads, length, dims = query.shape
         if group > 1:
             query = query.unflatten(0, (-1, group)).transpose(1, 2).reshape(-1, heads, group * length, dims)
-        dropout = self.dropout if self.training else 0.0
+        dropout = self.attn_drop if self.training else 0.0
         context = F.scaled_dot_product_attention(
             query, keys, values, attn_mask=mask, dropout_p=dropout, is_causal=is_causal
         )

@@ -1,0 +1,48 @@
+"""User-facing API: ``get_model``, ``list_models`` and ``inference_model``."""
+
+import os
+
+import torch
+
+from .inferencer import CaptionInferencer, Inferencer, build_inferencer
+from .model_zoo import ModelInfo, get_model, list_models, model_info
+
+
+def inference_model(
+    model: str | os.PathLike | torch.nn.Module,
+    *inputs,
+    pretrained: bool | str = True,
+    device: str | torch.device | None = None,
+    **kwargs,
+):
+    """Run a model on inputs, as mmpretrain's ``inference_model`` does.
+
+    Args:
+        model: A metafile name, a config path, or a model from :func:`get_model`.
+        *inputs: The task's inputs, e.g. an image path, array or a list of them.
+        pretrained: Weights when ``model`` is a name or config (see
+            :func:`get_model`); ignored for a built model.
+        device: Device for a model built here.
+        **kwargs: Passed to the task's inferencer (e.g. ``batch_size``).
+
+    Returns:
+        The result dict for one input (``{'pred_caption': ...}`` for captioning),
+        or a list of them for a list of inputs.
+    """
+    if not isinstance(model, torch.nn.Module):
+        model = get_model(model, pretrained=pretrained, device=device)
+    results = build_inferencer(model)(*inputs, **kwargs)
+    single = inputs and not isinstance(inputs[0], (list, tuple))
+    return results[0] if single else results
+
+
+__all__ = [
+    'CaptionInferencer',
+    'Inferencer',
+    'ModelInfo',
+    'build_inferencer',
+    'get_model',
+    'inference_model',
+    'list_models',
+    'model_info',
+]

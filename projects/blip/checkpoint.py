@@ -1,0 +1,129 @@
+"""Loading weights safely: released checkpoints, our own runs' checkpoints, URLs.
+
+Every checkpoint is read with ``torch.load(weights_only=True)``. The few
+mmengine and numpy classes that mmengine writes into training checkpoints
+(``message_hub`` history buffers) are allow-listed by name, so ``load_from`` and
+``resume`` work on torch >= 2.6 without turning on arbitrary unpickling.
+"""
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from torch import nn
+
+#: Download timeout in seconds; offline machines fail fast instead of hanging.
+DOWNLOAD_TIMEOUT = float(os.environ.get('BLIP_DOWNLOAD_TIMEOUT', 15))
+
+
+def _numpy_globals() -> list:
+    """numpy's array reconstruction, under its numpy 2 and numpy 1 module names."""
+    from numpy._core.multiarray import _reconstruct
+
+    scalars = [np.float64, np.float32, np.int64, np.int32, np.bool_]
+    dtypes = [type(np.dtype(t)) for t in scalars]
+    return [
+        np.ndarray,
+        np.dtype,
+        _reconstruct,
+        (_reconstruct, 'numpy.core.multiarray._reconstruct'),
+        *scalars,
+        *dtypes,
+    ]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list the data-only classes mmengine pickles into its checkpoints."""
+    torch.serialization.add_safe_globals([HistoryBuffer, *_numpy_globals()])
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint whose keys or shapes do not fit the model."""
+
+
+def _cache_dir() -> Path:
+    return Path(torch.hub.get_dir()) / 'checkpoints'
+
+
+def download(url: str) -> Path:
+    """Return the local copy of ``url`` (torch hub's cache), downloading it once.
+
+    Raises a ``RuntimeError`` naming the URL when it cannot be fetched, e.g.
+    offline, within ``BLIP_DOWNLOAD_TIMEOUT`` seconds.
+    """
+    target = _cache_dir() / url.rsplit('/', 1)[-1]
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+                shutil.copyfileobj(response, tmp)
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        raise RuntimeError(
+            f'Could not download the weights {url} ({error}). Download the file on a '
+            f"machine with internet access and pass its path as pretrained='/path/to/file.pth' "
+            f'(or put it in {target.parent}).'
+        ) from error
+    os.replace(tmp.name, target)
+    return target
+
+
+def read_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The model weights of a checkpoint file or URL (``state_dict`` of mmengine
+    checkpoints, ``model`` of BLIP/LAVIS ones, or a bare state dict)."""
+    path = download(str(checkpoint)) if str(checkpoint).startswith(('http://', 'https://')) else checkpoint
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    allow_mmengine_checkpoints()
+    content = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(content, Mapping):
+        raise CheckpointMismatchError(f'{path}: expected a dict of weights, got {type(content).__name__}')
+    for key in ('state_dict', 'model'):
+        if isinstance(content.get(key), Mapping):
+            content = content[key]
+            break
+    return {k.removeprefix('module.'): v for k, v in content.items()}
+
+
+def _listing(title: str, keys: list[str], limit: int = 20) -> str:
+    shown = ', '.join(keys[:limit]) + (f', ... ({len(keys) - limit} more)' if len(keys) > limit else '')
+    return f'\n  {title} ({len(keys)}): {shown}'
+
+
+def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = '') -> None:
+    """Load ``state_dict`` with ``strict=True``; on a mismatch raise an error that
+    lists the missing, unexpected and wrongly shaped keys.
+
+    Position embeddings of the image tower are exempt from the shape check:
+    they are resampled to the model's image size when loaded.
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong_shape = sorted(
+        f'{k} {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}'
+        for k in set(own) & set(state_dict)
+        if state_dict[k].shape != own[k].shape and not k.endswith('pos_embed')
+    )
+    if missing or unexpected or wrong_shape:
+        raise CheckpointMismatchError(
+            f'checkpoint {source or ""} does not fit {type(model).__name__} (another task or size?)'
+            + (_listing('missing keys', missing) if missing else '')
+            + (_listing('unexpected keys', unexpected) if unexpected else '')
+            + (_listing('shape mismatches', wrong_shape) if wrong_shape else '')
+        )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike) -> nn.Module:
+    """Load a checkpoint file or URL into ``model`` strictly; returns the model."""
+    load_state_dict_strict(model, read_state_dict(checkpoint), str(checkpoint))
+    return model
