@@ -32,7 +32,11 @@ def load_fixture(name: str) -> dict:
 
 
 def _layer_norm_weights(model: nn.Module) -> set[str]:
-    return {f'{name}.weight' if name else 'weight' for name, m in model.named_modules() if isinstance(m, nn.LayerNorm)}
+    return {
+        f'{name}.weight' if name else 'weight'
+        for name, m in model.named_modules()
+        if isinstance(m, nn.LayerNorm)
+    }
 
 
 def recipe_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

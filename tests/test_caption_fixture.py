@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
 from blip.registry import MODELS
+from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 
 
 @pytest.fixture(scope='module')
@@ -43,7 +43,10 @@ def test_fixture_checkpoint_layout_loads_strictly(model):
     # The released layout: {'meta', 'state_dict'} with both tied keys present.
     state = model.state_dict()
     tied = 'seq_gen_head.decoder.cls.predictions.decoder.weight'
-    assert state[tied].data_ptr() == state['seq_gen_head.decoder.bert.embeddings.word_embeddings.weight'].data_ptr()
+    assert (
+        state[tied].data_ptr()
+        == state['seq_gen_head.decoder.bert.embeddings.word_embeddings.weight'].data_ptr()
+    )
     fresh = MODELS.build(fixture_config('caption'))
     fresh.load_state_dict(state, strict=True)
     assert torch.equal(fresh.state_dict()[tied], state[tied])

@@ -13,7 +13,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Caption images with a BLIP model')
     parser.add_argument('model', help='model name (see metafile.yml) or config file')
     parser.add_argument('images', nargs='+', help='image files')
-    parser.add_argument('--checkpoint', help='weights file or URL (default: the model name\'s weights)')
+    parser.add_argument('--checkpoint', help="weights file or URL (default: the model name's weights)")
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda, cuda:1')
     parser.add_argument('--batch-size', type=int, default=1)
     return parser.parse_args(argv)

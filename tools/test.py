@@ -23,16 +23,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import blip  # noqa: F401
     from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
 
+    import blip  # noqa: F401
     from blip.checkpoint import load_checkpoint
 
     cfg = load_config(args)
     cfg.load_from = None  # loaded strictly below instead of mmengine's lenient load
     if args.out:
-        cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = (
+            list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        )
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model

@@ -27,8 +27,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import blip  # noqa: F401  (registries, safe checkpoint loading)
     from mmengine.runner import Runner
+
+    import blip  # noqa: F401  (registries, safe checkpoint loading)
 
     cfg = load_config(args)
     if args.amp:

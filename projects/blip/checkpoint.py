@@ -98,7 +98,9 @@ def _listing(title: str, keys: list[str], limit: int = 20) -> str:
     return f'\n  {title} ({len(keys)}): {shown}'
 
 
-def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = '') -> None:
+def load_state_dict_strict(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = ''
+) -> None:
     """Load ``state_dict`` with ``strict=True``; on a mismatch raise an error that
     lists the missing, unexpected and wrongly shaped keys.
 

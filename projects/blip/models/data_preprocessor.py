@@ -41,7 +41,9 @@ class BlipDataPreprocessor(BaseDataPreprocessor):
         data = self.cast_data(data)
         images = data['inputs']
         if isinstance(images, (list, tuple)):
-            images = torch.stack([torch.stack(list(i)) if isinstance(i, (list, tuple)) else i for i in images])
+            images = torch.stack(
+                [torch.stack(list(i)) if isinstance(i, (list, tuple)) else i for i in images]
+            )
         if self.to_rgb and images.shape[-3] == 3:
             images = images.flip(-3)
         images = images.float()

@@ -54,10 +54,13 @@ class GenerationConfig:
 
     def __post_init__(self):
         if self.strategy not in ('beam', 'greedy', 'sample'):
-            raise ValueError(f"generation strategy must be 'beam', 'greedy' or 'sample', got {self.strategy!r}")
+            raise ValueError(
+                f"generation strategy must be 'beam', 'greedy' or 'sample', got {self.strategy!r}"
+            )
         if self.strategy == 'beam' and self.num_return_sequences > self.num_beams:
             raise ValueError(
-                f'num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams})'
+                f'num_return_sequences ({self.num_return_sequences}) '
+                f'cannot exceed num_beams ({self.num_beams})'
             )
 
     @property
@@ -88,7 +91,9 @@ def generate(
     return _sample_or_greedy(decoder, prompt_ids, config, eos_token_id, pad_token_id), None
 
 
-def _penalise(scores: torch.Tensor, sequences: torch.Tensor, config: GenerationConfig, eos: int) -> torch.Tensor:
+def _penalise(
+    scores: torch.Tensor, sequences: torch.Tensor, config: GenerationConfig, eos: int
+) -> torch.Tensor:
     if sequences.shape[1] < config.min_length:
         scores[:, eos] = -float('inf')
     if config.repetition_penalty != 1.0:

@@ -253,7 +253,9 @@ class TextLayer(nn.Module):
 class TextEmbeddings(nn.Module):
     def __init__(self, config: TextConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         if config.add_type_embeddings:
             self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
@@ -335,7 +337,9 @@ class TextTransformer(nn.Module):
         offset = cache.length if cache is not None else 0
         hidden_states = self.embeddings(input_ids, offset) if embeds is None else embeds
         length = hidden_states.shape[1]
-        self_mask, is_causal = self._self_attention_mask(attention_mask, length, offset, causal, hidden_states.device)
+        self_mask, is_causal = self._self_attention_mask(
+            attention_mask, length, offset, causal, hidden_states.device
+        )
 
         image_kv_per_layer = image_masks = None
         if image_embeds is not None:

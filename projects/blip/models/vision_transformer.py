@@ -148,8 +148,7 @@ class VisionTransformer(nn.Module):
         self.drop_after_pos = nn.Dropout(drop_rate)
         drop_paths = torch.linspace(0, drop_path_rate, num_layers).tolist()
         self.layers = nn.ModuleList(
-            ViTLayer(dims, spec['num_heads'], spec['feedforward_channels'], drop_rate, p)
-            for p in drop_paths
+            ViTLayer(dims, spec['num_heads'], spec['feedforward_channels'], drop_rate, p) for p in drop_paths
         )
         self.ln1 = nn.LayerNorm(dims, eps=1e-6)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
