@@ -1,1 +1,5 @@
-"""evaluation of the ``blip`` scope."""
+"""Metrics of the ``blip`` scope."""
+
+from .caption_metric import CaptionMetric
+
+__all__ = ['CaptionMetric']
