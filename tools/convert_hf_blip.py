@@ -16,8 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-import _common  # noqa: F401  (makes `blip` importable from a clone)
 import torch
+
+import _common  # noqa: F401  (makes `blip` importable from a clone)
 
 #: Weight files of a ``save_pretrained`` folder, in the order they are looked for.
 WEIGHT_FILES = (
@@ -32,7 +33,9 @@ def parse_args(argv=None):
     from blip.converters import TASKS
 
     parser = argparse.ArgumentParser(description='Convert a Hugging Face BLIP checkpoint to ours')
-    parser.add_argument('src', type=Path, help='model.safetensors / pytorch_model.bin, or a folder holding one')
+    parser.add_argument(
+        'src', type=Path, help='model.safetensors / pytorch_model.bin, or a folder holding one'
+    )
     parser.add_argument('dst', type=Path, help='checkpoint file to write (e.g. blip-base_caption.pth)')
     parser.add_argument(
         '--task',
