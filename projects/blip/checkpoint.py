@@ -1,11 +1,13 @@
 """Loading weights safely: released checkpoints, our own runs' checkpoints, URLs.
 
-Every checkpoint is read with ``torch.load(weights_only=True)``. The few
-mmengine and numpy classes that mmengine writes into training checkpoints
-(``message_hub`` history buffers) are allow-listed by name, so ``load_from`` and
-``resume`` work on torch >= 2.6 without turning on arbitrary unpickling.
+Every checkpoint is read with ``torch.load(weights_only=True)``. Training
+checkpoints hold mmengine's ``message_hub`` history buffers: importing ``blip``
+makes them pickle as plain arrays and allow-lists only the function that
+rebuilds them and numpy's array classes, so ``load_from`` and ``resume`` work on
+torch >= 2.6 without turning on arbitrary unpickling.
 """
 
+import copyreg
 import os
 import shutil
 import tempfile
@@ -25,7 +27,7 @@ DOWNLOAD_TIMEOUT = float(os.environ.get('BLIP_DOWNLOAD_TIMEOUT', 15))
 
 def _numpy_globals() -> list:
     """numpy's array reconstruction, under its numpy 2 and numpy 1 module names."""
-    from numpy._core.multiarray import _reconstruct
+    from numpy._core.multiarray import _reconstruct, scalar
 
     scalars = [np.float64, np.float32, np.int64, np.int32, np.bool_]
     dtypes = [type(np.dtype(t)) for t in scalars]
@@ -34,14 +36,34 @@ def _numpy_globals() -> list:
         np.dtype,
         _reconstruct,
         (_reconstruct, 'numpy.core.multiarray._reconstruct'),
+        scalar,
+        (scalar, 'numpy.core.multiarray.scalar'),
         *scalars,
         *dtypes,
     ]
 
 
+def restore_history_buffer(
+    log_history: np.ndarray, count_history: np.ndarray, max_length: int
+) -> HistoryBuffer:
+    """Rebuild an mmengine ``HistoryBuffer`` from its data (the unpickling side)."""
+    return HistoryBuffer(log_history, count_history, max_length)
+
+
+def _reduce_history_buffer(buffer: HistoryBuffer):
+    # By default a HistoryBuffer pickles its statistics methods through
+    # ``getattr``, which weights_only loading rightly refuses: pickle only data.
+    return restore_history_buffer, (buffer._log_history, buffer._count_history, buffer.max_length)
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list the data-only classes mmengine pickles into its checkpoints."""
-    torch.serialization.add_safe_globals([HistoryBuffer, *_numpy_globals()])
+    """Make mmengine training checkpoints loadable with ``weights_only=True``.
+
+    History buffers are pickled as data (:func:`restore_history_buffer` plus
+    arrays), and only that function and numpy's array classes are allow-listed.
+    """
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    torch.serialization.add_safe_globals([restore_history_buffer, *_numpy_globals()])
 
 
 class CheckpointMismatchError(RuntimeError):

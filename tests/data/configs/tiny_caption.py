@@ -1,0 +1,46 @@
+# blip-base_caption.py with tiny towers, 64 px images and a 2-epoch CPU schedule,
+# for the tool tests. Point data_root at a folder in the COCO Karpathy layout
+# with --cfg-options.
+_base_ = ['../../../configs/blip/blip-base_caption.py']
+
+model = dict(
+    vision_encoder=dict(
+        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+        img_size=64,
+    ),
+    decoder_head=dict(
+        decoder=dict(
+            med_config=dict(
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=64,
+                encoder_width=32,
+            )
+        )
+    ),
+    generation_cfg=dict(max_length=10),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=64, interpolation='bicubic', backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='CleanCaption', keys='gt_caption'),
+    dict(type='PackInputs', algorithm_keys=['gt_caption'], meta_keys=['image_id']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
+    dict(type='PackInputs', meta_keys=['image_id']),
+]
+loader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+train_dataloader = dict(loader, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2)]
+train_cfg = dict(max_epochs=2, val_interval=10)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+randomness = dict(seed=0)
