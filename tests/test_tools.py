@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from coco_data import data_options, write_coco_karpathy
 
 REPO = Path(__file__).resolve().parents[1]
