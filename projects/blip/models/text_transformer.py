@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from blip.registry import MODELS
+
 # Keys of a Hugging Face / BLIP ``med_config`` that describe the file, not the model.
 _IGNORED_MED_KEYS = {
     'architectures',
@@ -289,6 +291,7 @@ def _key_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | Non
     return attention_mask.bool()[:, None, None, :]
 
 
+@MODELS.register_module()
 class TextTransformer(nn.Module):
     """BERT encoder stack with optional cross-attention to image tokens.
 
@@ -383,3 +386,13 @@ class TextTransformer(nn.Module):
         allowed = positions[None, :] <= positions[offset:, None]
         mask = allowed[None, None]
         return (mask if padding is None else mask & padding), False
+
+
+@MODELS.register_module(name='XBertEncoder')
+def build_text_encoder(med_config: dict | TextConfig, with_cp: bool = False) -> TextTransformer:
+    """The text tower as an encoder, under the name mmpretrain's configs use.
+
+    ``dict(type='XBertEncoder', med_config=...)`` builds a :class:`TextTransformer`
+    (BERT without a pooler), so mmpretrain-style task configs work unchanged.
+    """
+    return TextTransformer(med_config, with_cp=with_cp)
