@@ -60,10 +60,21 @@ class TextDecoder(nn.Module):
         attention_mask: torch.Tensor | None = None,
         image_embeds: torch.Tensor | None = None,
         image_mask: torch.Tensor | None = None,
+        image_group: int = 1,
     ) -> torch.Tensor:
-        """Teacher-forced logits (B, L, vocab) for every position of ``input_ids``."""
+        """Teacher-forced logits (B, L, vocab) for every position of ``input_ids``.
+
+        With ``image_group > 1``, each row of ``image_embeds`` serves that many
+        consecutive rows of ``input_ids`` (e.g. the candidate answers of one
+        question) without being copied.
+        """
         hidden_states = self.bert(
-            input_ids, attention_mask, image_embeds=image_embeds, image_mask=image_mask, causal=True
+            input_ids,
+            attention_mask,
+            image_embeds=image_embeds,
+            image_mask=image_mask,
+            causal=True,
+            image_group=image_group,
         )
         return self.cls(hidden_states)
 
