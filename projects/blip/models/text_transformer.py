@@ -291,6 +291,11 @@ def _key_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | Non
     return attention_mask.bool()[:, None, None, :]
 
 
+def _select_rows(layer_kv, index: torch.Tensor):
+    """Per layer, the image keys/values of the rows ``index`` (computed once per image)."""
+    return lambda layer: [(k.index_select(0, index), v.index_select(0, index)) for k, v in layer_kv(layer)]
+
+
 @MODELS.register_module()
 class TextTransformer(nn.Module):
     """BERT encoder stack with optional cross-attention to image tokens.
@@ -322,6 +327,7 @@ class TextTransformer(nn.Module):
         causal: bool = False,
         cache: DecodingCache | None = None,
         image_group: int = 1,
+        image_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return the last hidden states (B, L, C).
 
@@ -336,6 +342,9 @@ class TextTransformer(nn.Module):
             causal: Causal self-attention (decoder mode).
             cache: Keys/values of earlier decoding steps, updated in place.
             image_group: Rows of ``input_ids`` per row of ``image_embeds``.
+            image_index: (B,) row of ``image_embeds`` each row of ``input_ids``
+                attends to, in any order (retrieval re-ranking scores many texts
+                per image): keys/values are computed once per image row.
         """
         offset = cache.length if cache is not None else 0
         hidden_states = self.embeddings(input_ids, offset) if embeds is None else embeds
@@ -353,6 +362,9 @@ class TextTransformer(nn.Module):
                 image_mask = [image_mask] * len(image_embeds)
             image_masks = [_key_padding_mask(m) for m in image_mask]
             image_kv_per_layer = self._image_keys_values(image_embeds, cache)
+            if image_index is not None:
+                image_masks = [None if m is None else m[image_index] for m in image_masks]
+                image_kv_per_layer = _select_rows(image_kv_per_layer, image_index)
 
         for index, layer in enumerate(self.layers):
             image_kv = None if image_kv_per_layer is None else image_kv_per_layer(index)
