@@ -408,3 +408,16 @@ def build_text_encoder(med_config: dict | TextConfig, with_cp: bool = False) -> 
     (BERT without a pooler), so mmpretrain-style task configs work unchanged.
     """
     return TextTransformer(med_config, with_cp=with_cp)
+
+
+@MODELS.register_module(name='BertModel')
+def build_bert_model(
+    config: dict | TextConfig, add_pooling_layer: bool = False, with_cp: bool = False
+) -> TextTransformer:
+    """The text tower under the name mmpretrain's NLVR config uses (``config=``).
+
+    BLIP's text encoders have no pooler, so ``add_pooling_layer`` must be False.
+    """
+    if add_pooling_layer:
+        raise ValueError('BertModel: BLIP text encoders have no pooling layer, set add_pooling_layer=False')
+    return TextTransformer(config, with_cp=with_cp)
