@@ -1,11 +1,13 @@
 """Test a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]``.
 
 The checkpoint is loaded strictly (an error lists mismatching keys); metrics
-are printed and written to the work dir.
+are printed and written to ``<work dir>/test_metrics.json``.
 """
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 from _common import add_common_arguments, load_config
 
@@ -23,6 +25,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from mmengine.dist import is_main_process
     from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
 
@@ -39,7 +42,12 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     load_checkpoint(model, args.checkpoint)
-    return runner.test()
+    metrics = runner.test()
+    if is_main_process():
+        path = Path(cfg.work_dir) / 'test_metrics.json'
+        path.write_text(json.dumps(metrics, indent=2, default=float))
+        print(f'test metrics written to {path}')
+    return metrics
 
 
 if __name__ == '__main__':

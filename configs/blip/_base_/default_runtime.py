@@ -8,6 +8,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# Resumed runs continue the random streams of the run they resume.
+custom_hooks = [dict(type='RandomStateHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
