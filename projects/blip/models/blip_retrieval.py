@@ -1,0 +1,425 @@
+"""BLIP image-text retrieval: contrastive features to find candidates, matching to re-rank them."""
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_gather, get_world_size
+from mmengine.model import BaseModel
+from mmpretrain.structures import DataSample
+from torch import nn
+
+from blip.registry import MODELS, TOKENIZER
+
+from .retrieval_rerank import score_matrices, select_candidates
+
+# mmpretrain's retrieval configs build the projection necks as dict(type='Linear', ...).
+MODELS.register_module('Linear', module=nn.Linear)
+
+
+@MODELS.register_module()
+class BlipRetrieval(BaseModel):
+    """BLIP image-text retrieval model.
+
+    * Image-text contrastive (ITC) features: the image tower's class token and
+      the text tower's first token (text-only mode), each projected by a
+      linear neck and L2-normalised. Their cosine similarity ranks every pair.
+    * Image-text matching (ITM): the text tower cross-attending to the image
+      tokens, with ``[ENC]`` as first token, and a two-way head; it re-scores
+      the ``topk`` best candidates of every query.
+    * Momentum copies of the towers and necks, and the ITC head's queues, for
+      training (ITC with momentum distillation, ITM on hard negatives drawn
+      from the contrastive similarities of the whole global batch).
+
+    A video (``images`` of shape ``(B, F, 3, H, W)``) is encoded frame by frame:
+    its ITC feature is the mean of the frames' projected class tokens
+    (normalised afterwards) and its ITM input is all the frames' tokens side by
+    side, as BLIP's zero-shot video retrieval does.
+
+    Arguments and parameter names follow mmpretrain's ``BlipRetrieval``, so its
+    configs and checkpoints work unchanged.
+
+    Args:
+        vision_backbone: Image tower config (``VisionTransformer``).
+        text_backbone: Text tower config (``XBertEncoder`` / ``TextTransformer``).
+        vision_neck: Projection of the image class token (``Linear``).
+        text_neck: Projection of the text's first token (``Linear``).
+        head: ``ITCHead`` config.
+        multimodal_head: ``ITMHead`` config.
+        tokenizer: ``BlipTokenizer`` config.
+        momentum: Exponential moving average factor of the momentum encoders.
+        negative_all_rank: Draw ITM hard negatives from every process's batch.
+        temperature: Initial ITC temperature; one parameter shared with ``head``.
+        fast_match: Rank by ITC similarity alone (no ITM re-rank).
+        topk: ITM re-ranked candidates per query (clamped to the candidates).
+        max_txt_len: Texts are truncated and padded to this many tokens.
+        rerank_batch_size: Image-text pairs per ITM forward pass when re-ranking.
+        data_preprocessor: Batch preparation config.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(
+        self,
+        vision_backbone: dict,
+        text_backbone: dict,
+        vision_neck: dict,
+        text_neck: dict,
+        head: dict,
+        multimodal_head: dict,
+        tokenizer: dict,
+        momentum: float = 0.995,
+        negative_all_rank: bool = True,
+        temperature: float = 0.07,
+        fast_match: bool = False,
+        topk: int = 256,
+        max_txt_len: int = 35,
+        rerank_batch_size: int = 64,
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ):
+        data_preprocessor = dict(type='BlipDataPreprocessor') | dict(data_preprocessor or {})
+        super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
+        self.tokenizer = TOKENIZER.build(tokenizer)
+        self.vision_backbone = MODELS.build(vision_backbone)
+        self.text_backbone = MODELS.build(text_backbone)
+        self.vision_neck = MODELS.build(vision_neck)
+        self.text_neck = MODELS.build(text_neck)
+        self.head = MODELS.build(head)
+        self.multimodal_head = MODELS.build(multimodal_head)
+        # One temperature under two names ('temp' and 'head.temp'), as in mmpretrain.
+        self.temp = nn.Parameter(temperature * torch.ones([]))
+        self.head.temp = self.temp
+
+        self.vision_backbone_m = _frozen_copy(self.vision_backbone)
+        self.text_backbone_m = _frozen_copy(self.text_backbone)
+        self.vision_neck_m = _frozen_copy(self.vision_neck)
+        self.text_neck_m = _frozen_copy(self.text_neck)
+
+        self.momentum = momentum
+        self.negative_all_rank = negative_all_rank
+        self.fast_match = fast_match
+        self.topk = topk
+        self.max_txt_len = max_txt_len
+        self.rerank_batch_size = rerank_batch_size
+
+    def _momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [
+            (self.vision_backbone, self.vision_backbone_m),
+            (self.text_backbone, self.text_backbone_m),
+            (self.vision_neck, self.vision_neck_m),
+            (self.text_neck, self.text_neck_m),
+        ]
+
+    @property
+    def device(self) -> torch.device:
+        return self.temp.device
+
+    def forward(
+        self, images: torch.Tensor | None = None, data_samples: list | None = None, mode: str = 'tensor'
+    ):
+        """``mode``: ``'tensor'`` (the dict of :meth:`extract_feat`), ``'loss'`` or
+        ``'predict'`` (i2t and t2i data samples over this batch only)."""
+        if mode == 'tensor':
+            return self.extract_feat(images, data_samples)
+        if mode == 'loss':
+            return self.loss(images, data_samples)
+        if mode == 'predict':
+            return self.predict(images, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    # Features -------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]):
+        """Token ids and mask ``(N, max_txt_len)``, padded to ``max_txt_len`` as BLIP does."""
+        return self.tokenizer(
+            list(texts),
+            padding='max_length',
+            truncation=True,
+            max_length=self.max_txt_len,
+            return_tensors='pt',
+        ).to(self.device)
+
+    def extract_feat(
+        self,
+        images: torch.Tensor | None = None,
+        data_samples: list[DataSample] | None = None,
+        texts: Sequence[str] | None = None,
+        return_texts: bool = True,
+        return_embeds: bool | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Contrastive features (and the tokens ITM needs) of images and/or texts.
+
+        Args:
+            images: ``(B, 3, H, W)`` images or ``(B, F, 3, H, W)`` video frames,
+                preprocessed.
+            data_samples: Samples whose ``text`` (a string, or a list per
+                image) are the texts; ignored when ``texts`` is given.
+            texts: The texts, as strings.
+            return_texts: Include ``text_ids`` and ``text_attn_mask``.
+            return_embeds: Include the tower outputs ``image_embeds`` and
+                ``text_embeds`` (needed for ITM); by default unless ``fast_match``.
+
+        Returns:
+            A dict with ``image_feat`` ``(B, D)`` and ``image_embeds`` ``(B, N, C)``
+            for images, ``text_ids``, ``text_attn_mask`` ``(T, L)``, ``text_feat``
+            ``(T, D)`` and ``text_embeds`` ``(T, L, C)`` for texts.
+        """
+        if texts is None and data_samples is not None:
+            texts = _texts_of(data_samples)
+        if images is None and texts is None:
+            raise ValueError('extract_feat: give images, texts, or data samples with a text field')
+        return_embeds = not self.fast_match if return_embeds is None else return_embeds
+        results = {}
+        tokens = self.tokenize(texts) if texts is not None else None
+        if tokens is not None and return_texts:
+            results.update(text_ids=tokens.input_ids, text_attn_mask=tokens.attention_mask)
+        if images is not None:
+            image_embeds, image_feat = self._encode_images(images, self.vision_backbone, self.vision_neck)
+            results['image_feat'] = image_feat
+            if return_embeds:
+                results['image_embeds'] = image_embeds
+        if tokens is not None:
+            text_embeds = self.text_backbone(tokens.input_ids, tokens.attention_mask)
+            results['text_feat'] = F.normalize(self.text_neck(text_embeds[:, 0]), dim=-1)
+            if return_embeds:
+                results['text_embeds'] = text_embeds
+        return results
+
+    @staticmethod
+    def _encode_images(images: torch.Tensor, tower: nn.Module, neck: nn.Module):
+        if images.dim() == 5:
+            videos, frames = images.shape[:2]
+            embeds = tower(images.flatten(0, 1))[0]
+            feat = neck(embeds[:, 0]).unflatten(0, (videos, frames)).mean(dim=1)
+            embeds = embeds.unflatten(0, (videos, frames)).flatten(1, 2)
+        else:
+            embeds = tower(images)[0]
+            feat = neck(embeds[:, 0])
+        return embeds, F.normalize(feat, dim=-1)
+
+    def match_logits(
+        self,
+        image_embeds: torch.Tensor,
+        text_ids: torch.Tensor,
+        text_attn_mask: torch.Tensor,
+        image_rows: torch.Tensor,
+        text_rows: torch.Tensor,
+        batch_size: int | None = None,
+    ) -> torch.Tensor:
+        """ITM logits of "match" for the pairs ``(image_rows[p], text_rows[p])``.
+
+        Pairs run ``batch_size`` at a time (``rerank_batch_size`` by default),
+        whatever their queries; within a batch the cross-attention keys and
+        values of each image are computed once for all its texts.
+
+        Args:
+            image_embeds: ``(num_images, N, C)`` image tokens, on any device.
+            text_ids: ``(num_texts, L)`` token ids as :meth:`extract_feat` gives them
+                (``[CLS]`` first; ITM replaces it with ``[ENC]``).
+            text_attn_mask: ``(num_texts, L)``.
+            image_rows: ``(P,)`` row of ``image_embeds`` of each pair.
+            text_rows: ``(P,)`` row of ``text_ids`` of each pair.
+            batch_size: Pairs per forward pass.
+
+        Returns:
+            ``(P,)`` logits, on the model's device.
+        """
+        batch_size = batch_size or self.rerank_batch_size
+        logits = [torch.empty(0, device=self.device)]
+        for start in range(0, len(image_rows), batch_size):
+            images, image_index = torch.unique(image_rows[start : start + batch_size], return_inverse=True)
+            rows = text_rows[start : start + batch_size].to(text_ids.device)
+            ids = text_ids[rows].to(self.device)
+            ids[:, 0] = self.tokenizer.enc_token_id
+            states = self.text_backbone(
+                ids,
+                text_attn_mask[rows].to(self.device),
+                image_embeds=image_embeds[images.to(image_embeds.device)].to(self.device),
+                image_index=image_index.to(self.device),
+            )
+            logits.append(self.multimodal_head(states[:, 0])[:, 1])
+        return torch.cat(logits)
+
+    def score_matrices(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """i2t ``(num_images, num_texts)`` and t2i ``(num_texts, num_images)`` scores.
+
+        ITC similarity for every pair; with ITM (not ``fast_match``) the
+        ``topk`` candidates of each query score ``ITM match logit + ITC
+        similarity`` and the others -100, as mmpretrain scores them.
+        """
+        similarity = feats['image_feat'] @ feats['text_feat'].t()
+        if self.fast_match:
+            return similarity, similarity.t().contiguous()
+        candidates = select_candidates(similarity, self.topk)
+        logits = self.match_logits(
+            feats['image_embeds'],
+            feats['text_ids'],
+            feats['text_attn_mask'],
+            candidates.pairs[:, 0],
+            candidates.pairs[:, 1],
+        )
+        return score_matrices(similarity, candidates, logits)
+
+    # Prediction -----------------------------------------------------------------
+
+    def predict(self, images: torch.Tensor, data_samples: list[DataSample]):
+        """Retrieval among this batch's images and texts; see :meth:`predict_all`."""
+        return self.predict_all(self.extract_feat(images, data_samples), data_samples)
+
+    def predict_all(
+        self, feats: dict[str, torch.Tensor], data_samples: list[DataSample] | None = None
+    ) -> tuple[list[DataSample], list[DataSample]]:
+        """Score all images against all texts of ``feats``.
+
+        Returns:
+            ``(i2t, t2i)``: one sample per image with ``pred_score`` over the
+            texts (``data_samples`` themselves when given, with ``gt_label``
+            from ``gt_text_id``), and one new sample per text with
+            ``pred_score`` over the images (``gt_label`` from ``gt_image_id``).
+            Each has ``pred_label`` (the best candidate) and ``direction``.
+        """
+        i2t, t2i = self.score_matrices(feats)
+        return retrieval_samples(i2t, t2i, data_samples)
+
+    # Training -------------------------------------------------------------------
+
+    def loss(self, images: torch.Tensor, data_samples: list[DataSample]) -> dict[str, torch.Tensor]:
+        """ITC loss with momentum distillation, then ITM loss on hard negatives.
+
+        Each sample needs ``text`` (one caption) and ``image_id`` (samples of
+        the same image share it). The call updates the momentum encoders and
+        the ITC queues, in BLIP's order.
+        """
+        feats = self.extract_feat(images, data_samples, return_embeds=True)
+        image_ids = torch.tensor([sample.image_id for sample in data_samples], device=self.device)
+        with torch.no_grad():
+            self._momentum_update()
+            _, image_feat_m = self._encode_images(images, self.vision_backbone_m, self.vision_neck_m)
+            text_embeds_m = self.text_backbone_m(feats['text_ids'], feats['text_attn_mask'])
+            text_feat_m = F.normalize(self.text_neck_m(text_embeds_m[:, 0]), dim=-1)
+        losses = self.head.loss(feats['image_feat'], feats['text_feat'], image_feat_m, text_feat_m, image_ids)
+        losses.update(self._itm_loss(feats, image_ids))
+        return losses
+
+    def _itm_loss(self, feats: dict[str, torch.Tensor], image_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        text_ids = feats['text_ids'].clone()
+        text_ids[:, 0] = self.tokenizer.enc_token_id
+        text_mask, image_embeds = feats['text_attn_mask'], feats['image_embeds']
+        positive = self.text_backbone(text_ids, text_mask, image_embeds=image_embeds)[:, 0]
+
+        gather = _gather if self.negative_all_rank else (lambda x: x)
+        with torch.no_grad():
+            same_image = image_ids[:, None] == gather(image_ids)[None]
+            if bool(same_image.all(dim=1).any()):
+                raise ValueError(
+                    'ITM hard negatives: every sample of the batch has the same image_id, so there '
+                    'is no negative to draw; give samples of different images'
+                )
+            weights_i2t = F.softmax(feats['image_feat'] @ gather(feats['text_feat']).t() / self.temp, dim=1)
+            weights_t2i = F.softmax(feats['text_feat'] @ gather(feats['image_feat']).t() / self.temp, dim=1)
+            weights_i2t.masked_fill_(same_image, 0)
+            weights_t2i.masked_fill_(same_image, 0)
+        # Each text with an image it does not match, each image with a text it does
+        # not match; gradients flow back to the other processes' image embeddings.
+        world_image_embeds = _gather_with_grad(image_embeds) if self.negative_all_rank else image_embeds
+        negative_images = world_image_embeds[torch.multinomial(weights_t2i, 1).squeeze(1)]
+        negative_texts = torch.multinomial(weights_i2t, 1).squeeze(1)
+        negative = self.text_backbone(
+            torch.cat([text_ids, gather(text_ids)[negative_texts]]),
+            torch.cat([text_mask, gather(text_mask)[negative_texts]]),
+            image_embeds=torch.cat([negative_images, image_embeds]),
+        )[:, 0]
+        batch_size = len(image_ids)
+        is_matched = torch.cat([torch.ones(batch_size), torch.zeros(2 * batch_size)]).to(self.device)
+        return self.multimodal_head.loss(torch.cat([positive, negative]), is_matched)
+
+    @torch.no_grad()
+    def _momentum_update(self) -> None:
+        # Every momentum parameter is an exponential moving average, as in BLIP
+        # (mmpretrain copies ViT layers 8-11 instead, which BLIP does not).
+        for online, momentum in self._momentum_pairs():
+            for param, param_m in zip(online.parameters(), momentum.parameters()):
+                param_m.mul_(self.momentum).add_(param, alpha=1.0 - self.momentum)
+
+
+def _frozen_copy(module: nn.Module) -> nn.Module:
+    copied = copy.deepcopy(module)
+    copied.requires_grad_(False)
+    return copied
+
+
+def _gather(tensor: torch.Tensor) -> torch.Tensor:
+    return torch.cat(all_gather(tensor)) if get_world_size() > 1 else tensor
+
+
+def _gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    if get_world_size() == 1:
+        return tensor
+    from torch.distributed.nn.functional import all_gather as all_gather_with_grad
+
+    return torch.cat(all_gather_with_grad(tensor))
+
+
+def _texts_of(data_samples: Sequence[DataSample]) -> list[str] | None:
+    """The ``text`` of each sample (a string, or a list per image), flattened."""
+    if not data_samples or 'text' not in data_samples[0]:
+        return None
+    texts = []
+    for index, sample in enumerate(data_samples):
+        text = sample.get('text')
+        if isinstance(text, str):
+            texts.append(text)
+        elif isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
+            texts.extend(text)
+        else:
+            raise TypeError(
+                f"data sample {index}: 'text' must be a string or a list of strings, got {text!r}"
+            )
+    return texts
+
+
+def retrieval_samples(
+    i2t: torch.Tensor,
+    t2i: torch.Tensor,
+    image_samples: Sequence[DataSample] | None = None,
+    texts: Sequence[str] | None = None,
+) -> tuple[list[DataSample], list[DataSample]]:
+    """Data samples of the score matrices, as mmpretrain's ``BlipRetrieval`` returns them.
+
+    Args:
+        i2t: ``(num_images, num_texts)`` scores.
+        t2i: ``(num_texts, num_images)`` scores.
+        image_samples: One sample per image, updated in place; their
+            ``gt_text_id`` becomes the i2t ``gt_label`` and ``gt_image_id`` (one
+            per text of the image) the t2i ``gt_label`` of those texts, whose
+            ``text`` is copied too.
+        texts: The texts, when ``image_samples`` do not carry them.
+    """
+    if image_samples is None:
+        image_samples = [DataSample() for _ in range(i2t.shape[0])]
+    text_samples = []
+    for sample in image_samples:
+        if 'gt_text_id' in sample:
+            sample.set_gt_label(sample.gt_text_id)
+        text = sample.get('text')
+        image_texts = [] if text is None else [text] if isinstance(text, str) else list(text)
+        gt_image_ids = sample.get('gt_image_id')
+        for i, caption in enumerate(image_texts):
+            text_sample = DataSample(text=caption)
+            if gt_image_ids is not None:
+                text_sample.set_gt_label(gt_image_ids[i])
+            text_samples.append(text_sample)
+    if not text_samples:
+        text_samples = [DataSample(text=text) for text in texts] if texts else [DataSample() for _ in t2i]
+    if len(image_samples) != i2t.shape[0] or len(text_samples) != t2i.shape[0]:
+        raise ValueError(
+            f'{len(image_samples)} image samples with {len(text_samples)} texts for scores of '
+            f'{i2t.shape[0]} images and {t2i.shape[0]} texts'
+        )
+    for samples, scores, direction in ((image_samples, i2t, 'i2t'), (text_samples, t2i, 't2i')):
+        for sample, score in zip(samples, scores):
+            sample.set_pred_score(score)
+            sample.set_pred_label(score.argmax(keepdim=True))
+            sample.direction = direction
+    return list(image_samples), text_samples
