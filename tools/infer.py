@@ -4,6 +4,8 @@ MODEL_OR_CONFIG is a name from ``metafile.yml`` (its weights are downloaded
 once unless --checkpoint is given) or a config file (give --checkpoint).
 Task inputs beyond the images (``--question`` for VQA, ``--text`` for a
 statement, referring expression or query) go to the task's inferencer.
+NLVR models take exactly two images, the left and the right image of one pair;
+grounding models draw the predicted box on the image with ``--out FILE``.
 """
 
 import argparse
@@ -16,13 +18,15 @@ import _common  # noqa: F401  (makes `blip` importable from a clone)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Run a BLIP model on images')
     parser.add_argument('model', help='model name (see metafile.yml) or config file')
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('images', nargs='+', help='image files (NLVR: exactly two, the left and right image)')
     parser.add_argument('--checkpoint', help="weights file or URL (default: the model name's weights)")
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda, cuda:1')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--question', help='question about the image (VQA)')
     parser.add_argument('--text', help='statement, referring expression or text query')
-    parser.add_argument('--out', help='where to save a drawing of the result (tasks that draw)')
+    parser.add_argument(
+        '--out', help='where to save a drawing of the result (grounding: the image with the predicted box)'
+    )
     return parser.parse_args(argv)
 
 
@@ -51,8 +55,10 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f'{type(model).__name__} does not take --{", --".join(unknown)}')
     results = inferencer(args.images, batch_size=args.batch_size, **task_inputs)
-    for image, result in zip(args.images, results):
-        print(f'{image}: {format_result(result)}')
+    images_per_result = len(args.images) // max(len(results), 1)  # 2 for an NLVR pair
+    for index, result in enumerate(results):
+        names = ' + '.join(args.images[index * images_per_result : (index + 1) * images_per_result])
+        print(f'{names}: {format_result(result)}')
     return results
 
 

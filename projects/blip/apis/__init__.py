@@ -4,8 +4,10 @@ import os
 
 import torch
 
+from .grounding_inferencer import GroundingInferencer
 from .inferencer import CaptionInferencer, Inferencer, build_inferencer
 from .model_zoo import ModelInfo, get_model, list_models, model_info
+from .nlvr_inferencer import NLVRInferencer
 
 
 def inference_model(
@@ -31,15 +33,17 @@ def inference_model(
     """
     if not isinstance(model, torch.nn.Module):
         model = get_model(model, pretrained=pretrained, device=device)
-    results = build_inferencer(model)(*inputs, **kwargs)
-    single = inputs and not isinstance(inputs[0], (list, tuple))
-    return results[0] if single else results
+    inferencer = build_inferencer(model)
+    results = inferencer(*inputs, **kwargs)
+    return results if inferencer.is_batch(*inputs) else results[0]
 
 
 __all__ = [
     'CaptionInferencer',
+    'GroundingInferencer',
     'Inferencer',
     'ModelInfo',
+    'NLVRInferencer',
     'build_inferencer',
     'get_model',
     'inference_model',

@@ -38,6 +38,10 @@ class Inferencer:
         with DefaultScope.overwrite_default_scope('blip'):
             self.pipeline = [TRANSFORMS.build(t) for t in model._config.test_dataloader.dataset.pipeline]
 
+    def is_batch(self, *inputs) -> bool:
+        """Whether ``self(*inputs)`` runs a batch (a list of samples) rather than one sample."""
+        return not inputs or isinstance(inputs[0], (list, tuple))
+
     def _prepare(self, item: dict) -> dict:
         for transform in self.pipeline:
             item = transform(item)

@@ -1,5 +1,6 @@
 """Metrics of the ``blip`` scope."""
 
 from .caption_metric import CaptionMetric
+from .grounding_metric import GroundingMetric
 
-__all__ = ['CaptionMetric']
+__all__ = ['CaptionMetric', 'GroundingMetric']

@@ -1,0 +1,7 @@
+# BLIP-base NLVR2, 384 px image pairs: validation on dev, test on test1 (test-P).
+_base_ = [
+    './_base_/models/blip-base_nlvr.py',
+    './_base_/datasets/nlvr2.py',
+    './_base_/schedules/nlvr.py',
+    './_base_/default_runtime.py',
+]
