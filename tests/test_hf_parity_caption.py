@@ -253,7 +253,7 @@ def test_converter_rejects_what_it_cannot_represent(hf_model, converted):
         hf_blip_to_blip(untied)
     with pytest.raises(ValueError, match="already in blip's format"):
         hf_blip_to_blip(converted)
-    with pytest.raises(NotImplementedError, match='BlipForQuestionAnswering'):
+    with pytest.raises(ValueError, match="look like task 'caption'"):
         hf_blip_to_blip(hf_model.state_dict(), task='vqa')
     with pytest.raises(ValueError, match='unknown task'):
         hf_blip_to_blip(hf_model.state_dict(), task='captioning')

@@ -39,6 +39,21 @@ def tiny_caption_config(**overrides) -> dict:
     return cfg
 
 
+def tiny_vqa_config(**head_overrides) -> dict:
+    """A tiny ``BlipVQA`` (mmpretrain's key names); ``head_overrides`` go into ``head``."""
+    return dict(
+        type='BlipVQA',
+        tokenizer=dict(type='BlipTokenizer', name_or_path='bert-base-uncased'),
+        vision_backbone=copy.deepcopy(TINY_VIT),
+        multimodal_backbone=dict(type='XBertEncoder', med_config=dict(TINY_MED_CONFIG)),
+        head=dict(
+            type='VQAHead',
+            decoder=dict(type='TextDecoder', med_config=dict(TINY_MED_CONFIG)),
+            **head_overrides,
+        ),
+    )
+
+
 def randomize(model: torch.nn.Module, std: float = 0.1, seed: int = 0) -> torch.nn.Module:
     """Spread the weights so that outputs differ between inputs."""
     generator = torch.Generator().manual_seed(seed)

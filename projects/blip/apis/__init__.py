@@ -8,6 +8,7 @@ from .grounding_inferencer import GroundingInferencer
 from .inferencer import CaptionInferencer, Inferencer, build_inferencer
 from .model_zoo import ModelInfo, get_model, list_models, model_info
 from .nlvr_inferencer import NLVRInferencer
+from .vqa_inferencer import VQAInferencer
 
 
 def inference_model(
@@ -44,6 +45,7 @@ __all__ = [
     'Inferencer',
     'ModelInfo',
     'NLVRInferencer',
+    'VQAInferencer',
     'build_inferencer',
     'get_model',
     'inference_model',

@@ -170,6 +170,7 @@ class TaskMapping:
 
 
 _DECODER = 'seq_gen_head.decoder.'
+_VQA_DECODER = 'vqa_head.decoder.'
 
 TASKS: dict[str, TaskMapping] = {
     'caption': TaskMapping(
@@ -197,9 +198,40 @@ TASKS: dict[str, TaskMapping] = {
             ),
         ),
     ),
+    'vqa': TaskMapping(
+        hf_model='BlipForQuestionAnswering',
+        towers=(
+            ('vision_model.', 'vision_backbone.', VISION_TOWER),
+            ('text_encoder.', 'multimodal_backbone.', text_tower(cross_attention=True)),
+            ('text_decoder.bert.', _VQA_DECODER + 'bert.', text_tower(cross_attention=True)),
+            ('text_decoder.cls.', _VQA_DECODER + 'cls.', LM_HEAD),
+        ),
+        derived=(
+            Derived(
+                'multimodal_backbone.embeddings.position_ids',
+                _position_ids('multimodal_backbone.embeddings.position_embeddings.weight'),
+                'our model numbers positions 0..N-1 in a persistent buffer, as BLIP and mmpretrain do',
+            ),
+            Derived(
+                _VQA_DECODER + 'bert.embeddings.position_ids',
+                _position_ids(_VQA_DECODER + 'bert.embeddings.position_embeddings.weight'),
+                'our model numbers positions 0..N-1 in a persistent buffer, as BLIP and mmpretrain do',
+            ),
+            Derived(
+                _VQA_DECODER + 'cls.predictions.decoder.weight',
+                _copy_of(_VQA_DECODER + 'bert.embeddings.word_embeddings.weight'),
+                'the output projection is tied to the word embeddings',
+            ),
+            Derived(
+                _VQA_DECODER + 'cls.predictions.decoder.bias',
+                _copy_of(_VQA_DECODER + 'cls.predictions.bias'),
+                'the output bias is tied to cls.predictions.bias',
+            ),
+        ),
+    ),
 }
 #: Tasks whose Hugging Face class is known but whose mapping is not written yet.
-PLANNED_TASKS = {'vqa': 'BlipForQuestionAnswering', 'retrieval': 'BlipForImageTextRetrieval'}
+PLANNED_TASKS = {'retrieval': 'BlipForImageTextRetrieval'}
 
 
 def is_hf_blip(state_dict: Mapping[str, Tensor]) -> bool:
@@ -225,11 +257,13 @@ def hf_blip_to_blip(state_dict: Mapping[str, Tensor], task: str = 'caption') -> 
     Args:
         state_dict: ``model.state_dict()`` of a Hugging Face BLIP model, or the
             tensors of its ``model.safetensors`` / ``pytorch_model.bin``.
-        task: ``'caption'`` (``BlipForConditionalGeneration``).
+        task: ``'caption'`` (``BlipForConditionalGeneration``) or ``'vqa'``
+            (``BlipForQuestionAnswering``).
 
     Returns:
         A state dict that loads strictly into our model of that task
-        (``BlipCaption`` for ``'caption'``). Tensors are shared, not copied.
+        (``BlipCaption`` for ``'caption'``, ``BlipVQA`` for ``'vqa'``). Tensors
+        are shared, not copied.
 
     Raises:
         ValueError: ``state_dict`` is not a Hugging Face BLIP state dict, has

@@ -2,5 +2,7 @@
 
 from .caption_metric import CaptionMetric
 from .grounding_metric import GroundingMetric
+from .vqa_metric import VQAAccuracy, vqa_accuracy
+from .vqa_submission import VQASubmission
 
-__all__ = ['CaptionMetric', 'GroundingMetric']
+__all__ = ['CaptionMetric', 'GroundingMetric', 'VQAAccuracy', 'VQASubmission', 'vqa_accuracy']
