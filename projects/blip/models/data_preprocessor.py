@@ -13,6 +13,10 @@ class BlipDataPreprocessor(BaseDataPreprocessor):
     """Stack images (``(C, H, W)`` each, or ``(N, C, H, W)`` for image pairs),
     optionally flip BGR to RGB, and normalise with ``mean``/``std``.
 
+    Samples whose input is a list of N images (NLVR pairs) arrive from
+    ``pseudo_collate`` as N lists over the batch and are stacked to
+    ``(B, N, C, H, W)``.
+
     Data samples pass through unchanged. Also registered as
     ``MultiModalDataPreprocessor`` so mmpretrain-style configs build it.
 
@@ -40,10 +44,13 @@ class BlipDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         images = data['inputs']
-        if isinstance(images, (list, tuple)):
-            images = torch.stack(
-                [torch.stack(list(i)) if isinstance(i, (list, tuple)) else i for i in images]
-            )
+        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (list, tuple)):
+            # Samples whose input is a list (NLVR's image pairs), collated by
+            # mmengine's pseudo_collate: one list per position, each over the
+            # batch. Stack to (B, N, C, H, W).
+            images = torch.stack([torch.stack(list(position)) for position in images], dim=1)
+        elif isinstance(images, (list, tuple)):
+            images = torch.stack(list(images))
         if self.to_rgb and images.shape[-3] == 3:
             images = images.flip(-3)
         images = images.float()
