@@ -22,15 +22,19 @@ def inference_model(
 
     Args:
         model: A metafile name, a config path, or a model from :func:`get_model`.
-        *inputs: The task's inputs, e.g. an image path, array or a list of them.
+        *inputs: The task's inputs, e.g. an image path, array or a list of them,
+            then the task's text (question, NLVR statement, referring
+            expression). For NLVR one input is a pair ``(left, right)``.
         pretrained: Weights when ``model`` is a name or config (see
             :func:`get_model`); ignored for a built model.
         device: Device for a model built here.
         **kwargs: Passed to the task's inferencer (e.g. ``batch_size``).
 
     Returns:
-        The result dict for one input (``{'pred_caption': ...}`` for captioning),
-        or a list of them for a list of inputs.
+        The result dict for one input (``{'pred_caption': ...}`` for captioning,
+        ``{'pred_label', 'pred_class', 'pred_score', 'pred_scores'}`` for NLVR,
+        ``{'pred_bboxes': [[x0, y0, x1, y1]]}`` for grounding), or a list of
+        them for a list of inputs.
     """
     if not isinstance(model, torch.nn.Module):
         model = get_model(model, pretrained=pretrained, device=device)
