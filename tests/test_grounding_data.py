@@ -332,3 +332,18 @@ def test_infer_tool_prints_the_box_and_saves_the_drawing(checkpoint, data_root, 
     (result,) = infer.main(argv)
     assert capsys.readouterr().out.strip() == f'{path}: {json.dumps(result)}'
     assert cv2.imread(str(out)).shape == (60, 80, 3)
+
+
+def test_items_equal_those_of_mmpretrains_refcoco_dataset(config):
+    from mmpretrain.datasets import RefCOCO as MMPretrainRefCOCO
+
+    ours = build_dataset(config.val_dataloader.dataset.copy() | dict(pipeline=[]))
+    arguments = {
+        k: config.val_dataloader.dataset[k] for k in ('data_root', 'ann_file', 'split_file', 'split')
+    }
+    reference = MMPretrainRefCOCO(data_prefix='train2014', **arguments)
+    assert len(ours) == len(reference) > 0
+    for mine, theirs in zip(ours, reference):
+        for key in ('img_path', 'image_id', 'ann_id', 'text'):
+            assert mine[key] == theirs[key], key
+        np.testing.assert_array_equal(mine['gt_bboxes'], theirs['gt_bboxes'])
