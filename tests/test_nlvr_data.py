@@ -195,13 +195,17 @@ def test_infer_tool_takes_two_images_as_one_pair(checkpoint, data_root, capsys):
 
 
 def test_items_equal_mmpretrains_on_flat_folders_and_fix_the_training_layout(config, data_root):
-    from mmpretrain.datasets import NLVR2 as MMPretrainNLVR2
+    from mmpretrain import datasets as mmpretrain_datasets
 
     dev = build_dataset(config.test_dataloader.dataset.copy() | dict(pipeline=[]))
-    reference = MMPretrainNLVR2(data_root=str(data_root), ann_file='dev.json', data_prefix='images/dev')
+    reference = mmpretrain_datasets.NLVR2(
+        data_root=str(data_root), ann_file='dev.json', data_prefix='images/dev'
+    )
     assert [(d['img_path'], d['text'], d['gt_label']) for d in dev] == [
         (r['img_path'], r['text'], r['gt_label']) for r in reference
     ]
     # mmpretrain ignores the numbered training folders: its paths do not exist.
-    train = MMPretrainNLVR2(data_root=str(data_root), ann_file='train.json', data_prefix='images/train')
+    train = mmpretrain_datasets.NLVR2(
+        data_root=str(data_root), ann_file='train.json', data_prefix='images/train'
+    )
     assert not any(Path(p).is_file() for item in train for p in item['img_path'])
