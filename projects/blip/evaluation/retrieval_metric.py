@@ -83,7 +83,7 @@ class RetrievalMetric(BaseMetric):
             ranks = torch.tensor([rank for d, rank in results if d == direction])
             if ranks.numel() == 0:
                 continue
-            recalls = {f'{direction}/R@{k}': 100.0 * (ranks < k).float().mean().item() for k in self.topk}
+            recalls = {f'{direction}/R@{k}': 100.0 * int((ranks < k).sum()) / len(ranks) for k in self.topk}
             metrics.update(recalls)
             metrics[f'{direction}/R_mean'] = sum(recalls.values()) / len(recalls)
         means = [metrics[f'{d}/R_mean'] for d in DIRECTIONS if f'{d}/R_mean' in metrics]

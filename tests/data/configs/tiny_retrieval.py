@@ -1,0 +1,47 @@
+# blip-base_retrieval.py with tiny towers, 64 px images and a 2-epoch CPU schedule,
+# for the loop and tool tests. Point data_root at a folder in the COCO Karpathy
+# layout with --cfg-options.
+_base_ = ['../../../configs/blip/blip-base_retrieval.py']
+
+tiny_text = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
+)
+model = dict(
+    vision_backbone=dict(
+        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+        img_size=64,
+    ),
+    text_backbone=dict(med_config=tiny_text),
+    vision_neck=dict(in_features=32, out_features=16),
+    text_neck=dict(in_features=32, out_features=16),
+    head=dict(embed_dim=16, queue_size=8),
+    multimodal_head=dict(hidden_size=32),
+    topk=3,
+    rerank_batch_size=5,
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.5, 1.0), interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandAugment', policies=_base_.rand_increasing_policies, num_policies=2, magnitude_level=5),
+    dict(type='CleanCaption', keys='text'),
+    dict(type='PackInputs', algorithm_keys=['text', 'is_matched'], meta_keys=['image_id']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
+    dict(type='CleanCaption', keys='text'),
+    dict(type='PackInputs', algorithm_keys=['text', 'gt_text_id', 'gt_image_id'], meta_keys=['image_id']),
+]
+loader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+# Four captions per batch (three per image): every batch has a negative image for ITM.
+train_dataloader = dict(loader, batch_size=4, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(loader, dataset=dict(pipeline=test_pipeline))
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2)]
+train_cfg = dict(max_epochs=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+randomness = dict(seed=0)

@@ -1,0 +1,230 @@
+"""Retrieval scoring and loops: the batched ITM re-rank against a per-query loop (mmpretrain's
+way), two processes against one, and the test/val loops through the tools."""
+
+import importlib
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from mmengine.evaluator import Evaluator
+from mmpretrain.structures import DataSample
+
+import blip
+from blip.engine.retrieval_loop import LocalFeatures, evaluate_scores, retrieval_scores, rows_of_this_process
+from blip.evaluation import RetrievalMetric
+from blip.models.retrieval_rerank import select_candidates
+from coco_data import write_coco_karpathy
+from tiny_models import randomize
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
+WORDS = 'a red blue green dog cat runs sits on the grass beach near two people bus street'.split()
+NUM_IMAGES, TEXTS_PER_IMAGE = 7, 2  # odd: two processes get a padded, repeated item
+
+
+def build_model(**overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return randomize(blip.get_model(TINY_CONFIG, **overrides), std=0.1, seed=1).eval()
+
+
+def items() -> tuple[torch.Tensor, list[DataSample]]:
+    generator = torch.Generator().manual_seed(3)
+    images = torch.randn(NUM_IMAGES, 3, 64, 64, generator=generator)
+    samples = []
+    for i in range(NUM_IMAGES):
+        texts = [
+            ' '.join(WORDS[j] for j in torch.randint(len(WORDS), (3 + k + i % 3,), generator=generator))
+            for k in range(TEXTS_PER_IMAGE)
+        ]
+        text_ids = [i * TEXTS_PER_IMAGE + k for k in range(TEXTS_PER_IMAGE)]
+        samples.append(
+            DataSample(text=texts, image_id=i, gt_text_id=text_ids, gt_image_id=[i] * TEXTS_PER_IMAGE)
+        )
+    return images, samples
+
+
+def local_features(model, indices: list[int], batch_size: int = 2) -> LocalFeatures:
+    images, samples = items()
+    local = LocalFeatures()
+    with torch.no_grad():
+        for start in range(0, len(indices), batch_size):
+            batch = indices[start : start + batch_size]
+            batch_samples = [samples[i] for i in batch]
+            local.add(model.extract_feat(images[batch], batch_samples), batch_samples)
+    return local
+
+
+def per_query_scores(model, feats):
+    """mmpretrain's re-rank: one image (or text) at a time, its image tokens repeated per candidate."""
+    similarity = feats['image_feat'] @ feats['text_feat'].t()
+    ids = feats['text_ids'].clone()
+    ids[:, 0] = model.tokenizer.enc_token_id
+    mask, embeds = feats['text_attn_mask'], feats['image_embeds']
+    i2t = torch.full_like(similarity, -100.0)
+    for i, sims in enumerate(similarity):
+        top, texts = sims.topk(min(model.topk, len(sims)))
+        states = model.text_backbone(ids[texts], mask[texts], image_embeds=embeds[i].repeat(len(texts), 1, 1))
+        i2t[i, texts] = model.multimodal_head(states[:, 0])[:, 1] + top
+    t2i = torch.full_like(similarity.t(), -100.0)
+    for j, sims in enumerate(similarity.t()):
+        top, images = sims.topk(min(model.topk, len(sims)))
+        states = model.text_backbone(
+            ids[j].repeat(len(images), 1), mask[j].repeat(len(images), 1), image_embeds=embeds[images]
+        )
+        t2i[j, images] = model.multimodal_head(states[:, 0])[:, 1] + top
+    return i2t, t2i
+
+
+def test_candidate_pairs_cover_both_directions_once():
+    similarity = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3]])
+    candidates = select_candidates(similarity, topk=2)
+    assert candidates.texts_of_image.tolist() == [[0, 2], [1, 2]]
+    assert candidates.images_of_text.tolist() == [[0, 1], [1, 0], [0, 1]]
+    # Union of both directions, each pair once, sorted by image then text.
+    assert candidates.pairs.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    pairs = candidates.pairs
+    assert torch.equal(pairs[candidates.i2t_pair][..., 1], candidates.texts_of_image)
+    assert torch.equal(pairs[candidates.t2i_pair][..., 0], candidates.images_of_text)
+
+
+def test_batched_rerank_equals_the_per_query_loop():
+    model = build_model()
+    local = local_features(model, list(range(NUM_IMAGES)))
+    feats = {key: local.cat(key) for key in local.batches[0]}
+    with torch.no_grad():
+        i2t, t2i = model.score_matrices(feats)
+        expected_i2t, expected_t2i = per_query_scores(model, feats)
+        loop_i2t, loop_t2i, _ = retrieval_scores(model, local)
+    assert (i2t == -100).sum() == NUM_IMAGES * (NUM_IMAGES * TEXTS_PER_IMAGE - model.topk)
+    torch.testing.assert_close(i2t, expected_i2t, rtol=0, atol=1e-5)
+    torch.testing.assert_close(t2i, expected_t2i, rtol=0, atol=1e-5)
+    for ours, theirs in ((i2t, expected_i2t), (t2i, expected_t2i)):
+        assert torch.equal(
+            ours.argsort(dim=1, descending=True, stable=True),
+            theirs.argsort(dim=1, descending=True, stable=True),
+        )
+    assert torch.equal(loop_i2t, i2t) and torch.equal(loop_t2i, t2i)  # the loop's path is the model's
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def distributed_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world_size)
+    try:
+        model = build_model()
+        # mmengine's DefaultSampler: interleaved shards, padded with the first items.
+        total = -(-NUM_IMAGES // world_size) * world_size
+        indices = [i % NUM_IMAGES for i in range(total)][rank::world_size]
+        with torch.no_grad():
+            i2t, t2i, images = retrieval_scores(model, local_features(model, indices))
+        metrics = evaluate_scores(Evaluator(RetrievalMetric(topk=(1, 2, 5))), i2t, t2i, images)
+        torch.save(
+            dict(i2t=i2t, t2i=t2i, metrics=metrics, rows=rows_of_this_process(10)), f'{out_dir}/{rank}.pt'
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_score_as_one(tmp_path):
+    mp.start_processes(
+        distributed_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, start_method='spawn'
+    )
+    results = [torch.load(tmp_path / f'{rank}.pt', weights_only=True) for rank in range(2)]
+    # Every process ends with the same matrices (the gathered scores of both).
+    assert torch.equal(results[0]['i2t'], results[1]['i2t']) and torch.equal(
+        results[0]['t2i'], results[1]['t2i']
+    )
+    assert results[0]['metrics'] == results[1]['metrics']
+    assert [r['rows'] for r in results] == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+
+    torch.set_num_threads(1)
+    model = build_model()
+    with torch.no_grad():
+        i2t, t2i, images = retrieval_scores(
+            model, local_features(model, list(range(NUM_IMAGES)), batch_size=3)
+        )
+    metrics = evaluate_scores(Evaluator(RetrievalMetric(topk=(1, 2, 5))), i2t, t2i, images)
+    # Same candidates, every pair scored once by one process; the values differ at
+    # most in the last bits, where batches of other sizes round differently.
+    for name, ours in (('i2t', i2t), ('t2i', t2i)):
+        theirs = results[0][name]
+        assert torch.equal(theirs == -100, ours == -100)
+        torch.testing.assert_close(theirs, ours, rtol=0, atol=1e-5)
+        ranking = ours.argsort(dim=1, descending=True, stable=True)
+        assert torch.equal(theirs.argsort(dim=1, descending=True, stable=True), ranking)
+    assert results[0]['metrics'] == metrics
+    assert 0 < metrics['R_mean'] < 100
+
+
+def test_items_without_retrieval_fields_are_named():
+    with pytest.raises(KeyError, match=r"lacks \['gt_text_id'\]"):
+        LocalFeatures().add({}, [DataSample(text=['a'], image_id=0)])
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    return write_coco_karpathy(tmp_path_factory.mktemp('coco'), images_per_split=5)
+
+
+def data_options(root) -> list[str]:
+    return [f'{loader}_dataloader.dataset.data_root={root}' for loader in ('train', 'val', 'test')]
+
+
+def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / 'tools'))
+    train, test = importlib.import_module('train'), importlib.import_module('test')
+    options = [
+        '--cfg-options',
+        *data_options(coco_root),
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1',
+    ]
+    train.main([str(TINY_CONFIG), '--work-dir', str(tmp_path), *options])
+    metrics = test.main(
+        [str(TINY_CONFIG), str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path), *options]
+    )
+    keys = [f'{d}/R@{k}' for d in ('i2t', 't2i') for k in (1, 5, 10)] + ['i2t/R_mean', 't2i/R_mean', 'R_mean']
+    assert set(metrics) == set(keys)
+
+    # The same numbers straight from the model on the test split.
+    model = blip.get_model(TINY_CONFIG, pretrained=str(tmp_path / 'epoch_1.pth'))
+    from blip.apis.inferencer import Inferencer
+
+    inferencer = Inferencer(model)
+    records = json.loads((coco_root / 'annotations/coco_karpathy_test.json').read_text())
+    feats, samples = [], []
+    for image_id, record in enumerate(records):
+        item = inferencer._prepare(dict(img_path=str(coco_root / record['image']), text=record['caption']))
+        data = model.data_preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]))
+        with torch.no_grad():
+            feats.append(model.extract_feat(data['images'], data['data_samples']))
+        first = sum(len(r['caption']) for r in records[:image_id])
+        samples.append(
+            DataSample(image_id=image_id, gt_text_id=list(range(first, first + len(record['caption']))))
+        )
+    feats = {key: torch.cat([f[key] for f in feats]) for key in feats[0]}
+    with torch.no_grad():
+        i2t, t2i = model.score_matrices(feats)
+    metric = RetrievalMetric()
+    gt_image = [s.image_id for s in samples for _ in s.gt_text_id]
+    metric.process(
+        None,
+        [
+            dict(direction='i2t', pred_score=row, gt_label=torch.tensor(s.gt_text_id))
+            for row, s in zip(i2t, samples)
+        ]
+        + [
+            dict(direction='t2i', pred_score=row, gt_label=torch.tensor([g])) for row, g in zip(t2i, gt_image)
+        ],
+    )
+    assert metric.compute_metrics(metric.results) == pytest.approx(metrics)
