@@ -161,15 +161,34 @@ class TaskMapping:
         derived: Our tensors that Hugging Face leaves out or stores as a tie.
         ignored: Hugging Face keys with no counterpart in our model, each with
             the reason it is safe to drop.
+        copies: ``(source_prefix, copy_prefix)``: our tensors under
+            ``copy_prefix`` start as those under ``source_prefix`` (momentum
+            encoders, which Hugging Face does not keep).
     """
 
     hf_model: str
     towers: tuple[tuple[str, str, Tower], ...]
     derived: tuple[Derived, ...] = ()
     ignored: Mapping[str, str] = field(default_factory=dict)
+    copies: tuple[tuple[str, str], ...] = ()
 
 
 _DECODER = 'seq_gen_head.decoder.'
+
+#: A linear layer (``weight``, ``bias``) whose module is the tower itself.
+LINEAR_LAYER = Tower(renames=(Rename('', ''),))
+#: BLIP's ITC queue length (``ITCHead(queue_size=57600)`` in our configs).
+ITC_QUEUE_SIZE = 57600
+
+
+def _constant(make: Callable[[], Tensor]) -> Callable[[Mapping[str, Tensor]], Tensor]:
+    return lambda converted: make()
+
+
+def _empty_queue(projection: str) -> Callable[[Mapping[str, Tensor]], Tensor]:
+    return lambda converted: torch.zeros(converted[projection].shape[0], ITC_QUEUE_SIZE)
+
+
 _VQA_DECODER = 'vqa_head.decoder.'
 
 TASKS: dict[str, TaskMapping] = {
@@ -229,9 +248,46 @@ TASKS: dict[str, TaskMapping] = {
             ),
         ),
     ),
+    'retrieval': TaskMapping(
+        hf_model='BlipForImageTextRetrieval',
+        towers=(
+            ('vision_model.', 'vision_backbone.', VISION_TOWER),
+            ('text_encoder.', 'text_backbone.', text_tower(cross_attention=True)),
+            ('vision_proj.', 'vision_neck.', LINEAR_LAYER),
+            ('text_proj.', 'text_neck.', LINEAR_LAYER),
+            ('itm_head.', 'multimodal_head.fc.', LINEAR_LAYER),
+        ),
+        derived=(
+            Derived(
+                'text_backbone.embeddings.position_ids',
+                _position_ids('text_backbone.embeddings.position_embeddings.weight'),
+                'our model numbers positions 0..N-1 in a persistent buffer, as BLIP and mmpretrain do',
+            ),
+            # Training state Hugging Face does not keep: BLIP's initial temperature
+            # and empty queues (no entry is a positive: ids -100).
+            Derived(
+                'temp', _constant(lambda: torch.tensor(0.07)), 'the ITC temperature, used in training only'
+            ),
+            Derived('head.temp', _copy_of('temp'), "one parameter with 'temp'"),
+            Derived('head.image_queue', _empty_queue('vision_neck.weight'), 'ITC queue, training only'),
+            Derived('head.text_queue', _empty_queue('text_neck.weight'), 'ITC queue, training only'),
+            Derived(
+                'head.idx_queue',
+                _constant(lambda: torch.full((1, ITC_QUEUE_SIZE), -100)),
+                'image ids of the queue, training only',
+            ),
+            Derived('head.queue_ptr', _constant(lambda: torch.zeros(1, dtype=torch.long)), 'queue position'),
+        ),
+        copies=(
+            ('vision_backbone.', 'vision_backbone_m.'),
+            ('text_backbone.', 'text_backbone_m.'),
+            ('vision_neck.', 'vision_neck_m.'),
+            ('text_neck.', 'text_neck_m.'),
+        ),
+    ),
 }
 #: Tasks whose Hugging Face class is known but whose mapping is not written yet.
-PLANNED_TASKS = {'retrieval': 'BlipForImageTextRetrieval'}
+PLANNED_TASKS: dict[str, str] = {}
 
 
 def is_hf_blip(state_dict: Mapping[str, Tensor]) -> bool:
@@ -257,13 +313,16 @@ def hf_blip_to_blip(state_dict: Mapping[str, Tensor], task: str = 'caption') -> 
     Args:
         state_dict: ``model.state_dict()`` of a Hugging Face BLIP model, or the
             tensors of its ``model.safetensors`` / ``pytorch_model.bin``.
-        task: ``'caption'`` (``BlipForConditionalGeneration``) or ``'vqa'``
-            (``BlipForQuestionAnswering``).
+        task: ``'caption'`` (``BlipForConditionalGeneration``), ``'vqa'``
+            (``BlipForQuestionAnswering``) or ``'retrieval'``
+            (``BlipForImageTextRetrieval``).
 
     Returns:
         A state dict that loads strictly into our model of that task
-        (``BlipCaption`` for ``'caption'``, ``BlipVQA`` for ``'vqa'``). Tensors
-        are shared, not copied.
+        (``BlipCaption`` for ``'caption'``, ``BlipVQA`` for ``'vqa'``,
+        ``BlipRetrieval`` for ``'retrieval'``, whose momentum encoders start as
+        copies of the encoders and whose ITC state starts afresh). Tensors are
+        shared, not copied.
 
     Raises:
         ValueError: ``state_dict`` is not a Hugging Face BLIP state dict, has
@@ -307,6 +366,10 @@ def hf_blip_to_blip(state_dict: Mapping[str, Tensor], task: str = 'caption') -> 
                 f'needs ({derived.reason})'
             )
         converted[derived.key] = value
+    for source, copy in mapping.copies:
+        converted.update(
+            {copy + key[len(source) :]: converted[key] for key in list(converted) if key.startswith(source)}
+        )
     return converted
 
 
