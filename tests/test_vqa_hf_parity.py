@@ -14,12 +14,16 @@ max_length - 1`` for the reason given in ``test_hf_parity_caption.py`` (v5
 stops beam search earlier than 4.38, which our loop follows).
 """
 
+import importlib
+from pathlib import Path
+
 import pytest
 import torch
 from mmpretrain.structures import DataSample
 from transformers import BlipConfig, BlipForQuestionAnswering
 
 import blip  # noqa: F401
+from blip.checkpoint import load_checkpoint
 from blip.converters import guess_hf_task, hf_blip_to_blip
 from blip.registry import MODELS
 from test_hf_parity_caption import EOS, HF_TEXT, HF_VISION
@@ -133,3 +137,15 @@ def test_generated_answers_match(hf_model, images, strategy, hf_kwargs):
         for i, q in enumerate(MIXED_LENGTH)
     ]
     assert ours == alone
+
+
+def test_convert_tool_writes_a_vqa_checkpoint(hf_model, tmp_path, monkeypatch):
+    hf_model.save_pretrained(tmp_path / 'hf')
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
+    convert_hf_blip = importlib.import_module('convert_hf_blip')
+    convert_hf_blip.main([str(tmp_path / 'hf'), str(tmp_path / 'blip_vqa.pth'), '--task', 'vqa'])
+    checkpoint = torch.load(tmp_path / 'blip_vqa.pth', weights_only=True)
+    assert checkpoint['meta']['converted_from'] == 'transformers BlipForQuestionAnswering'
+    model = load_checkpoint(MODELS.build(tiny_vqa_config()), tmp_path / 'blip_vqa.pth')  # strict
+    expected = hf_blip_to_blip(hf_model.state_dict(), task='vqa')
+    assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())

@@ -73,6 +73,10 @@ class VQAHead(nn.Module):
         self.generation_cfg = GenerationConfig(
             **(dict(strategy='beam', num_beams=3, max_length=10, min_length=1) | dict(generation_cfg or {}))
         )
+        if self.generation_cfg.num_return_sequences != 1:
+            raise ValueError(
+                'VQAHead: generation_cfg.num_return_sequences must be 1 (one answer per question)'
+            )
         self.rank_label_smoothing = rank_label_smoothing
         self.answer_list: list[str] | None = None
         self.num_ans_candidates = num_ans_candidates
