@@ -313,7 +313,10 @@ def test_inference_returns_the_box_and_draws_it(model, data_root, tmp_path):
     ]
 
 
-def test_infer_tool_prints_the_box_and_saves_the_drawing(checkpoint, data_root, tmp_path, capsys):
+def test_infer_tool_prints_the_box_and_saves_the_drawing(
+    checkpoint, data_root, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(REPO / 'tools'))  # infer.py imports the tools' _common
     spec = importlib.util.spec_from_file_location('infer_tool', REPO / 'tools/infer.py')
     infer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(infer)

@@ -182,7 +182,8 @@ def test_inference_refuses_what_is_not_a_pair(model, data_root):
         blip.inference_model(model, [(image, image), (image, image)], ['one statement'])
 
 
-def test_infer_tool_takes_two_images_as_one_pair(checkpoint, data_root, capsys):
+def test_infer_tool_takes_two_images_as_one_pair(checkpoint, data_root, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / 'tools'))  # infer.py imports the tools' _common
     spec = importlib.util.spec_from_file_location('infer_tool', REPO / 'tools/infer.py')
     infer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(infer)
