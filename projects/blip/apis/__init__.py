@@ -8,6 +8,7 @@ from .grounding_inferencer import GroundingInferencer
 from .inferencer import CaptionInferencer, Inferencer, build_inferencer
 from .model_zoo import ModelInfo, get_model, list_models, model_info
 from .nlvr_inferencer import NLVRInferencer
+from .retrieval_inferencer import RetrievalInferencer
 from .vqa_inferencer import VQAInferencer
 
 
@@ -33,8 +34,10 @@ def inference_model(
     Returns:
         The result dict for one input (``{'pred_caption': ...}`` for captioning,
         ``{'pred_label', 'pred_class', 'pred_score', 'pred_scores'}`` for NLVR,
-        ``{'pred_bboxes': [[x0, y0, x1, y1]]}`` for grounding), or a list of
-        them for a list of inputs.
+        ``{'pred_bboxes': [[x0, y0, x1, y1]]}`` for grounding, ``{'text' or
+        'image', 'matches': [{'index', 'image' or 'text', 'score'}]}`` for
+        retrieval, whose ``gallery=`` keyword names the images or texts to
+        search), or a list of them for a list of inputs.
     """
     if not isinstance(model, torch.nn.Module):
         model = get_model(model, pretrained=pretrained, device=device)
@@ -49,6 +52,7 @@ __all__ = [
     'Inferencer',
     'ModelInfo',
     'NLVRInferencer',
+    'RetrievalInferencer',
     'VQAInferencer',
     'build_inferencer',
     'get_model',
