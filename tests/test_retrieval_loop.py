@@ -228,3 +228,11 @@ def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monke
         ],
     )
     assert metric.compute_metrics(metric.results) == pytest.approx(metrics)
+
+
+def test_benchmark_script_checks_that_both_methods_agree(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / 'tools'))
+    benchmark_itm = importlib.import_module('benchmark_itm')
+    result = benchmark_itm.main(['--size', 'tiny', '--images', '4', '--topk', '3', '--batch-size', '5'])
+    assert result['max_abs_difference'] <= 1e-5 and result['speedup'] > 0
+    assert 'ITM re-rank speedup vs per-query loop' in capsys.readouterr().out

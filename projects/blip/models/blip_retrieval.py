@@ -211,7 +211,9 @@ class BlipRetrieval(BaseModel):
 
         Pairs run ``batch_size`` at a time (``rerank_batch_size`` by default),
         whatever their queries; within a batch the cross-attention keys and
-        values of each image are computed once for all its texts.
+        values of each image are computed once for all its texts, and padding
+        that no text of the batch needs is cut (padding is masked, so the
+        logits do not change).
 
         Args:
             image_embeds: ``(num_images, N, C)`` image tokens, on any device.
@@ -230,11 +232,13 @@ class BlipRetrieval(BaseModel):
         for start in range(0, len(image_rows), batch_size):
             images, image_index = torch.unique(image_rows[start : start + batch_size], return_inverse=True)
             rows = text_rows[start : start + batch_size].to(text_ids.device)
-            ids = text_ids[rows].to(self.device)
+            mask = text_attn_mask[rows].to(self.device)
+            length = int(mask.any(dim=0).nonzero().max()) + 1
+            ids = text_ids[rows, :length].to(self.device)
             ids[:, 0] = self.tokenizer.enc_token_id
             states = self.text_backbone(
                 ids,
-                text_attn_mask[rows].to(self.device),
+                mask[:, :length],
                 image_embeds=image_embeds[images.to(image_embeds.device)].to(self.device),
                 image_index=image_index.to(self.device),
             )
