@@ -25,8 +25,19 @@ def load_config(args):
     elif cfg.get('work_dir') is None:
         cfg.work_dir = str(Path('work_dirs') / Path(args.config).stem)
     cfg.launcher = args.launcher
-    if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend') == 'nccl':
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if not torch.cuda.is_available():
+        if cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend') == 'nccl':
+            cfg.env_cfg.dist_cfg.backend = 'gloo'
+        if args.launcher == 'pytorch':
+            # mmengine's pytorch launcher and model wrapper pick a CUDA device:
+            # on CPU-only machines start the gloo process group here (the
+            # Runner reuses it) and wrap the model without device ids.
+            torch.distributed.init_process_group(backend='gloo')
+            find_unused = cfg.get('find_unused_parameters', False)
+            cfg.setdefault(
+                'model_wrapper_cfg',
+                dict(type='MMDistributedDataParallel', device_ids=None, find_unused_parameters=find_unused),
+            )
     return cfg
 
 

@@ -36,16 +36,17 @@ test_pipeline = [
     dict(type='PackInputs', meta_keys=['image_id']),
 ]
 loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(
-    loader, batch_size=16, dataset=dict(data_root=data_root, pipeline=train_pipeline)
-)
+train_dataloader = dict(loader, batch_size=16, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 val_evaluator = dict(ann_file=data_root + '/annotations/coco_karpathy_val_gt.json')
 test_evaluator = dict(ann_file=data_root + '/annotations/coco_karpathy_test_gt.json')
 
-optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.01))
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6)]
+optim_wrapper = dict(optimizer=dict(lr=3e-3, weight_decay=0.01))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6),
+]
 train_cfg = dict(max_epochs=6, val_interval=6)
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=3, max_keep_ckpts=2))
 randomness = dict(seed=0)

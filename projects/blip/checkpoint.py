@@ -29,7 +29,8 @@ def _numpy_globals() -> list:
     """numpy's array reconstruction, under its numpy 2 and numpy 1 module names."""
     from numpy._core.multiarray import _reconstruct, scalar
 
-    scalars = [np.float64, np.float32, np.int64, np.int32, np.bool_]
+    numeric = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64')
+    scalars = [np.dtype(t).type for t in (*numeric, 'float16', 'float32', 'float64')]
     dtypes = [type(np.dtype(t)) for t in scalars]
     return [
         np.ndarray,

@@ -5,7 +5,7 @@ from torch import nn
 
 from blip.registry import MODELS
 
-from .text_transformer import ACTIVATIONS, DecodingCache, TextConfig, TextTransformer
+from .text_transformer import ACTIVATIONS, DecodingCache, TextConfig, TextTransformer, init_bert_weights
 
 
 class LMPrediction(nn.Module):
@@ -48,6 +48,7 @@ class TextDecoder(nn.Module):
         super().__init__()
         self.bert = TextTransformer(med_config, with_cp=with_cp)
         self.cls = LMHead(self.bert.config)
+        self.cls.predictions.transform.apply(init_bert_weights)
         self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
 
     @property

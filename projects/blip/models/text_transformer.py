@@ -284,6 +284,21 @@ class TextLayers(nn.Module):
         self.layer = nn.ModuleList(TextLayer(config, i) for i in range(config.num_hidden_layers))
 
 
+def init_bert_weights(module: nn.Module, std: float = 0.02) -> None:
+    """BERT's initialisation, for training from scratch: N(0, 0.02) weights, zero
+    biases, unit LayerNorm, zero padding embedding."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=std)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        with torch.no_grad():
+            module.weight[module.padding_idx].zero_()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 def _key_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
     """(B, S) 1/0 mask -> boolean (B, 1, 1, S), or None when nothing is masked."""
     if attention_mask is None or bool(attention_mask.all()):
@@ -311,6 +326,7 @@ class TextTransformer(nn.Module):
         self.with_cp = with_cp
         self.embeddings = TextEmbeddings(self.config)
         self.encoder = TextLayers(self.config)
+        self.apply(init_bert_weights)
 
     @property
     def layers(self) -> nn.ModuleList:

@@ -102,6 +102,13 @@ class ViTLayer(nn.Module):
         return x + self.drop_path(self.ffn(self.ln2(x)))
 
 
+def _init_vit_weights(module: nn.Module) -> None:
+    # ViT's initialisation for training from scratch: truncated N(0, 0.02).
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        nn.init.zeros_(module.bias)
+
+
 @MODELS.register_module()
 class VisionTransformer(nn.Module):
     """ViT image encoder returning every token: ``(B, 1 + H/p * W/p, C)``.
@@ -153,6 +160,7 @@ class VisionTransformer(nn.Module):
         self.ln1 = nn.LayerNorm(dims, eps=1e-6)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
+        self.layers.apply(_init_vit_weights)
         self._register_load_state_dict_pre_hook(self._resize_checkpoint_pos_embed)
 
     def _resize_checkpoint_pos_embed(self, state_dict, prefix, *args):

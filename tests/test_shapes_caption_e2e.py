@@ -1,0 +1,108 @@
+"""Captioning end to end on the generated shapes benchmark: train, test, several
+processes, resume — through the same tools and dataset classes users run on COCO."""
+
+import collections
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from blip.datasets.coco_caption import image_id_from_file_name
+from blip.evaluation import CaptionMetric
+from shapes_e2e import REPO, caption_options, dist, evaluate_checkpoint, train_model
+
+CONFIG = 'configs/blip/blip-tiny_shapes_caption.py'
+SCHEDULE = ['train_cfg.val_interval=100']
+
+
+@pytest.fixture(scope='module')
+def options(shapes_root):
+    return caption_options(shapes_root) + SCHEDULE
+
+
+@pytest.fixture(scope='module')
+def trained(options, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('caption')
+    train_model(CONFIG, work_dir, options)
+    return work_dir / 'epoch_6.pth'
+
+
+@pytest.fixture(scope='module')
+def metrics(trained, options, tmp_path_factory):
+    return evaluate_checkpoint(CONFIG, trained, tmp_path_factory.mktemp('caption_test'), options)
+
+
+def constant_caption_metrics(root, tmp_path):
+    """Scores of the most frequent training caption predicted for every image."""
+    train_records = json.loads((root / 'annotations/coco_karpathy_train.json').read_text())
+    constant = collections.Counter(r['caption'] for r in train_records).most_common(1)[0][0]
+    test_records = json.loads((root / 'annotations/coco_karpathy_test.json').read_text())
+    metric = CaptionMetric(
+        ann_file=str(root / 'annotations/coco_karpathy_test_gt.json'), output_dir=str(tmp_path)
+    )
+    metric.process(
+        None,
+        [dict(image_id=image_id_from_file_name(r['image']), pred_caption=constant) for r in test_records],
+    )
+    return metric.evaluate(len(test_records))
+
+
+def test_caption_metrics_far_above_a_constant_caption(metrics, shapes_root, tmp_path):
+    baseline = constant_caption_metrics(shapes_root, tmp_path)
+    print('shapes caption test:', metrics, 'constant-caption baseline:', baseline)
+    assert metrics['CIDEr'] > 2 * baseline['CIDEr']
+    assert metrics['Bleu_4'] > 2 * baseline['Bleu_4']
+
+
+def test_two_process_test_equals_one_process(trained, metrics, options, tmp_path):
+    # 25 test images on 2 processes: nothing may be dropped or counted twice.
+    dist('dist_test.sh', CONFIG, str(trained), '2', '--work-dir', str(tmp_path), options=options, port=29611)
+    two_process = json.loads((tmp_path / 'test_metrics.json').read_text())
+    assert two_process == pytest.approx(metrics, abs=1e-9)
+    predictions = sorted(tmp_path.rglob('caption_predictions_*.json'))[-1]
+    assert len(json.loads(predictions.read_text())) == 25
+
+
+def test_two_process_training(options, tmp_path):
+    short = [*options, 'train_cfg.max_epochs=1', 'param_scheduler.1.end=1']
+    result = dist('dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path), options=short, port=29612)
+    log = result.stdout + result.stderr
+    assert 'Distributed launcher: pytorch' in log or 'distributed: True' in log
+    assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_killed_run_resumes_to_the_same_result(trained, options, tmp_path):
+    """Kill a run during epoch 4 (after its epoch-3 checkpoint), resume it: it
+    ends with the weights of the uninterrupted run."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / 'projects'), OMP_NUM_THREADS='1')
+    command = [
+        sys.executable,
+        'tools/train.py',
+        CONFIG,
+        '--work-dir',
+        str(tmp_path),
+        '--cfg-options',
+        *options,
+    ]
+    log_path = tmp_path / 'killed.log'
+    with open(log_path, 'w') as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 600
+        while not re.search(r'Epoch\(train\)\s+\[4\]', log_path.read_text()) and process.poll() is None:
+            assert time.time() < deadline, 'the run did not reach epoch 4'
+            time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (tmp_path / 'epoch_6.pth').exists()
+    train_model(CONFIG, tmp_path, options, '--resume')
+    resumed = torch.load(tmp_path / 'epoch_6.pth', weights_only=True)['state_dict']
+    uninterrupted = torch.load(trained, weights_only=True)['state_dict']
+    # Same seed, restored optimizer, schedule and random streams: equal weights.
+    for key, value in uninterrupted.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=1e-6, msg=key)
