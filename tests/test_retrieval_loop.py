@@ -128,11 +128,23 @@ def distributed_worker(rank: int, world_size: int, port: int, out_dir: str) -> N
         with torch.no_grad():
             i2t, t2i, images = retrieval_scores(model, local_features(model, indices))
         metrics = evaluate_scores(Evaluator(RetrievalMetric(topk=(1, 2, 5))), i2t, t2i, images)
-        torch.save(
-            dict(i2t=i2t, t2i=t2i, metrics=metrics, rows=rows_of_this_process(10)), f'{out_dir}/{rank}.pt'
-        )
+        losses, queue = one_loss_step(rank)
+        result = dict(i2t=i2t, t2i=t2i, metrics=metrics, rows=rows_of_this_process(10))
+        torch.save(dict(result, losses=losses, queue=queue), f'{out_dir}/{rank}.pt')
     finally:
         dist.destroy_process_group()
+
+
+def one_loss_step(rank: int | None = None):
+    """A training loss on image ``rank`` (both images without ``rank``), and the ITC queue after it."""
+    model = build_model()
+    images, samples = items()
+    chosen = [0, 1] if rank is None else [rank]
+    batch = [DataSample(text=samples[i].text[0], image_id=i) for i in chosen]
+    losses = model.loss(images[chosen], batch)
+    head = model.head
+    queue = dict(image=head.image_queue[:, :2].t(), ids=head.idx_queue[0, :2], pointer=head.queue_ptr)
+    return {key: value.item() for key, value in losses.items()}, queue
 
 
 def test_two_processes_score_as_one(tmp_path):
@@ -164,6 +176,16 @@ def test_two_processes_score_as_one(tmp_path):
         assert torch.equal(theirs.argsort(dim=1, descending=True, stable=True), ranking)
     assert results[0]['metrics'] == metrics
     assert 0 < metrics['R_mean'] < 100
+
+    # Training across processes: one image each; the hard negatives come from the
+    # other process (the only other image), and both queues receive both
+    # processes' momentum features, as one process with both images does.
+    losses, queue = one_loss_step()
+    itm = [r['losses']['itm_loss'] for r in results]
+    assert sum(itm) / 2 == pytest.approx(losses['itm_loss'], abs=1e-5)
+    for result in results:
+        torch.testing.assert_close(result['queue']['image'], queue['image'], rtol=0, atol=1e-6)
+        assert result['queue']['ids'].tolist() == [0, 1] and int(result['queue']['pointer']) == 2
 
 
 def test_items_without_retrieval_fields_are_named():
@@ -236,3 +258,22 @@ def test_benchmark_script_checks_that_both_methods_agree(monkeypatch, capsys):
     result = benchmark_itm.main(['--size', 'tiny', '--images', '4', '--topk', '3', '--batch-size', '5'])
     assert result['max_abs_difference'] <= 1e-5 and result['speedup'] > 0
     assert 'ITM re-rank speedup vs per-query loop' in capsys.readouterr().out
+
+
+def test_warmup_hook_raises_alpha_linearly():
+    from types import SimpleNamespace
+
+    from blip.engine import WarmupParamHook
+
+    model = build_model()
+    runner = SimpleNamespace(model=model, iter=0, max_iters=40, max_epochs=4)  # 10 iterations per epoch
+    hook = WarmupParamHook(param_name='alpha', module_name='head', warmup_epochs=2)
+    hook.before_train(runner)
+    seen = []
+    for step in (0, 5, 10, 20, 30):
+        runner.iter = step
+        hook.before_train_iter(runner, batch_idx=step)
+        seen.append(model.head.alpha)
+    assert seen == pytest.approx([0.0, 0.1, 0.2, 0.4, 0.4])
+    with pytest.raises(AttributeError, match="no attribute 'beta'"):
+        WarmupParamHook(param_name='beta', module_name='head', warmup_epochs=1).before_train(runner)
