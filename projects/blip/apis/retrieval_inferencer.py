@@ -189,12 +189,15 @@ class RetrievalInferencer(Inferencer):
             return cosine, gallery_rows
         query_rows = torch.arange(num_queries, device=device)[:, None].expand_as(gallery_rows)
         image_rows, text_rows = (query_rows, gallery_rows) if mode == 'i2t' else (gallery_rows, query_rows)
-        logits = model.match_logits(
+        # Pairs sorted by image, so that a batch holds few images (keys/values once per image).
+        by_image = image_rows.flatten().argsort(stable=True)
+        logits = torch.empty_like(cosine).flatten()
+        logits[by_image] = model.match_logits(
             image_feats['image_embeds'],
             text_feats['text_ids'],
             text_feats['text_attn_mask'],
-            image_rows.flatten(),
-            text_rows.flatten(),
+            image_rows.flatten()[by_image],
+            text_rows.flatten()[by_image],
         )
         scores = logits.view_as(cosine) + cosine
         order = scores.argsort(dim=1, descending=True, stable=True)[:, :topk]
