@@ -167,6 +167,31 @@ def test_every_code_block_is_marked(page):
             assert block.language in CODE_LANGUAGES, f'{block}: cannot run a {block.language!r} block'
 
 
+def test_guides_name_existing_configs_tools_models_and_weights():
+    """What the skipped blocks and the prose name exists too: configs, tools, model names, weights URLs."""
+    import yaml
+
+    models = yaml.safe_load((REPO / 'metafile.yml').read_text(encoding='utf-8'))['Models']
+    names = {model['Name'] for model in models}
+    weights = {model.get('Weights') for model in models}
+    problems = []
+    for path in guide_pages():
+        text = path.read_text(encoding='utf-8')
+        page = path.relative_to(REPO)
+        for file in set(re.findall(r'\b((?:configs/blip|tools)/[\w./-]+\.(?:py|sh))\b', text)):
+            if not (REPO / file).is_file():
+                problems.append(f'{page}: {file} does not exist')
+        # Model names: not a part of a URL or of a file name.
+        for name in set(re.findall(r'(?<![/\w.-])(blip-(?:base|tiny)_[\w-]+)(?![\w.-])', text)) - names:
+            problems.append(f'{page}: model {name} is not in metafile.yml')
+        for config in set(re.findall(r'(?<![/\w.-])(blip-[\w-]+\.py)\b', text)):
+            if not any((REPO / 'configs/blip').glob(config)):
+                problems.append(f'{page}: config {config} is not in configs/blip/')
+        for url in set(re.findall(r'https://download\.openmmlab\.com/\S+?\.pth', text)) - weights:
+            problems.append(f'{page}: {url} is not the Weights of any metafile.yml entry')
+    assert not problems, '\n'.join(problems)
+
+
 @pytest.mark.parametrize('page', PAGES)
 def test_page_runs(page, tmp_path, monkeypatch):
     blocks = [b for b in read_blocks(DOCS / page) if b.action in ('run', 'file')]
