@@ -34,3 +34,5 @@ napoleon_numpy_docstring = False
 
 html_theme = 'furo'
 html_title = f'BLIP for OpenMMLab {release}'
+html_static_path = ['_static']
+html_css_files = ['wide_tables.css']

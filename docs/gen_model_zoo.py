@@ -23,13 +23,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Model class (the config's ``model.type``) -> (page file stem, page title).
-TASK_PAGES: dict[str, tuple[str, str]] = {
-    'BlipCaption': ('caption', 'Image captioning'),
-    'BlipVQA': ('vqa', 'Visual question answering'),
-    'BlipRetrieval': ('retrieval', 'Image-text retrieval'),
-    'BlipNLVR': ('nlvr', 'Natural language visual reasoning (NLVR2)'),
-    'BlipGrounding': ('grounding', 'Visual grounding'),
+#: Model class (the config's ``model.type``) -> (page file stem, page title, short label), in page order.
+TASK_PAGES: dict[str, tuple[str, str, str]] = {
+    'BlipCaption': ('caption', 'Image captioning', 'Captioning'),
+    'BlipVQA': ('vqa', 'Visual question answering', 'VQA'),
+    'BlipRetrieval': ('retrieval', 'Image-text retrieval', 'Retrieval'),
+    'BlipNLVR': ('nlvr', 'Natural language visual reasoning (NLVR2)', 'NLVR'),
+    'BlipGrounding': ('grounding', 'Visual grounding', 'Grounding'),
 }
 
 LEGEND = (
@@ -132,8 +132,8 @@ def _number(value: float | str) -> str:
 
 
 def format_params(parameters: int | None) -> str:
-    """``223971644`` -> ``'223.97 M'``."""
-    return '—' if parameters is None else f'{parameters / 1e6:.2f} M'
+    """``223971644`` -> ``'223.97'`` (millions)."""
+    return '—' if parameters is None else f'{parameters / 1e6:.2f}'
 
 
 def format_metrics(entry: ZooEntry) -> str:
@@ -152,7 +152,7 @@ def format_metrics(entry: ZooEntry) -> str:
 def config_link(entry: ZooEntry, page_depth: int = 1) -> str:
     """A link to the config file, relative to a page ``page_depth`` folders below ``docs/``."""
     up = '../' * (page_depth + 1)
-    return f'[{Path(entry.config).name}]({up}{entry.config})'
+    return f'[config]({up}{entry.config})'
 
 
 def weights_cell(entry: ZooEntry) -> str:
@@ -174,7 +174,7 @@ def _datasets(entry: ZooEntry) -> str:
     return ', '.join(dict.fromkeys(result.dataset for result in entry.results)) or '—'
 
 
-def render_overview(entries: Sequence[ZooEntry], pages: Mapping[str, tuple[str, str]]) -> str:
+def render_overview(entries: Sequence[ZooEntry], pages: Mapping[str, tuple[str, str, str]]) -> str:
     """The overview page: one row per model, with links to the task pages."""
     lines = [
         '# Model zoo',
@@ -190,11 +190,11 @@ def render_overview(entries: Sequence[ZooEntry], pages: Mapping[str, tuple[str, 
     ]
     rows = []
     for entry in entries:
-        stem, title = pages[entry.model_type]
+        stem, _title, label = pages[entry.model_type]
         rows.append(
             [
                 entry.marked_name,
-                f'[{title}]({stem}.md)',
+                f'[{label}]({stem}.md)',
                 _datasets(entry),
                 format_metrics(entry),
                 format_params(entry.parameters),
@@ -202,9 +202,9 @@ def render_overview(entries: Sequence[ZooEntry], pages: Mapping[str, tuple[str, 
                 weights_cell(entry),
             ]
         )
-    lines += _table(['Model', 'Task', 'Dataset', 'Metrics', 'Params', 'Config', 'Weights'], rows)
+    lines += _table(['Model', 'Task', 'Dataset', 'Metrics', 'Params (M)', 'Config', 'Weights'], rows)
     lines += ['', '```{toctree}', ':hidden:', '']
-    lines += [stem for stem, _ in dict.fromkeys(pages[e.model_type] for e in entries)]
+    lines += [stem for stem, _title, _label in pages.values()]
     lines += ['```', '']
     return '\n'.join(lines)
 
@@ -220,7 +220,7 @@ def render_task_page(title: str, entries: Sequence[ZooEntry]) -> str:
         'Trained on',
         'Evaluated on',
         *(f'{metric} ({task})' if several_tasks else metric for task, metric in columns),
-        'Params',
+        'Params (M)',
         'Config',
         'Weights',
     ]
@@ -273,20 +273,20 @@ def write_pages(
     Files in ``out`` that the metafile no longer produces are removed.
     """
     entries = read_metafile(metafile)
-    pages: dict[str, tuple[str, str]] = {}
     for entry in entries:
         if not (repo / entry.config).is_file():
             raise MetafileError(
                 f'metafile.yml: model {entry.name!r} names a config that does not exist: {entry.config}'
             )
         entry.model_type = model_type(entry.config, repo)
-        pages[entry.model_type] = TASK_PAGES.get(
-            entry.model_type, (entry.model_type.lower(), entry.model_type)
-        )
+    # The known tasks in their order, then any other model class under its own name.
+    kinds = [kind for kind in TASK_PAGES if any(e.model_type == kind for e in entries)]
+    kinds += sorted({e.model_type for e in entries} - set(TASK_PAGES))
+    pages = {kind: TASK_PAGES.get(kind, (kind.lower(), kind, kind)) for kind in kinds}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     texts = {'index.md': render_overview(entries, pages)}
-    for kind, (stem, title) in pages.items():
+    for kind, (stem, title, _label) in pages.items():
         texts[f'{stem}.md'] = render_task_page(title, [e for e in entries if e.model_type == kind])
     for stale in set(p.name for p in out.glob('*.md')) - set(texts):
         (out / stale).unlink()
