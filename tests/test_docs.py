@@ -48,6 +48,7 @@ class Block:
     action: str | None  # 'run', 'skip', 'file' or None (unmarked)
     argument: str  # the skip reason or the file path
     code: str
+    preceding: str  # the lines before the block, for what a reader sees about it
 
     def __str__(self) -> str:
         return f'{self.page}:{self.line}'
@@ -86,6 +87,7 @@ def read_blocks(path: Path) -> list[Block]:
                 action=marker.group(1) if marker else None,
                 argument=marker.group(2) if marker else '',
                 code='\n'.join(body) + '\n',
+                preceding='\n'.join(lines[max(index - 6, 0) : index]),
             )
         )
         index = end + 1
@@ -163,6 +165,9 @@ def test_every_code_block_is_marked(page):
     for block in blocks:
         if block.action in ('skip', 'file'):
             assert block.argument, f'{block}: a {block.action} marker needs a reason or a path'
+        if block.action == 'file':
+            # The marker is invisible: the text must tell the reader where the file goes.
+            assert f'`{block.argument}`' in block.preceding, f'{block}: say where the file goes'
         if block.action == 'run':
             assert block.language in CODE_LANGUAGES, f'{block}: cannot run a {block.language!r} block'
 
