@@ -5,6 +5,7 @@ from torch import nn
 
 from blip.registry import MODELS
 
+from .linear import Linear
 from .text_transformer import ACTIVATIONS, DecodingCache, TextConfig, TextTransformer, init_bert_weights
 
 
@@ -12,10 +13,10 @@ class LMPrediction(nn.Module):
     def __init__(self, config: TextConfig):
         super().__init__()
         self.transform = nn.Sequential()
-        self.transform.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform.dense = Linear(config.hidden_size, config.hidden_size)
         self.transform.transform_act_fn = ACTIVATIONS[config.hidden_act]()
         self.transform.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         # One tensor under both names, as in BERT's checkpoints.
         self.decoder.bias = self.bias

@@ -21,6 +21,8 @@ from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
+from .linear import Linear
+
 # Keys of a Hugging Face / BLIP ``med_config`` that describe the file, not the model.
 _IGNORED_MED_KEYS = {
     'architectures',
@@ -127,9 +129,9 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.attn_drop = dropout
-        self.query = nn.Linear(hidden_size, hidden_size)
-        self.key = nn.Linear(kv_width, hidden_size)
-        self.value = nn.Linear(kv_width, hidden_size)
+        self.query = Linear(hidden_size, hidden_size)
+        self.key = Linear(kv_width, hidden_size)
+        self.value = Linear(kv_width, hidden_size)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
@@ -173,12 +175,12 @@ class ResidualOutput(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         if twin:
-            self.dense0 = nn.Linear(in_features, config.hidden_size)
-            self.dense1 = nn.Linear(in_features, config.hidden_size)
+            self.dense0 = Linear(in_features, config.hidden_size)
+            self.dense1 = Linear(in_features, config.hidden_size)
         else:
-            self.dense = nn.Linear(in_features, config.hidden_size)
+            self.dense = Linear(in_features, config.hidden_size)
         if merge:
-            self.merge_layer = nn.Linear(config.hidden_size * 2, config.hidden_size)
+            self.merge_layer = Linear(config.hidden_size * 2, config.hidden_size)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
         if isinstance(x, list):
@@ -215,7 +217,7 @@ class TextLayer(nn.Module):
             twin = config.nlvr
             self.crossattention = AttentionBlock(config, cross=True, twin=twin, merge=twin and index >= 6)
         self.intermediate = nn.Sequential()
-        self.intermediate.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate.dense = Linear(config.hidden_size, config.intermediate_size)
         self.intermediate.act = ACTIVATIONS[config.hidden_act]()
         self.output = ResidualOutput(config.intermediate_size, config)
 

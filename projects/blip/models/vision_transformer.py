@@ -9,6 +9,8 @@ from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
+from .linear import Linear
+
 ARCHS = {
     'b': dict(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072),
     'l': dict(embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096),
@@ -50,8 +52,8 @@ class ViTAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.attn_drop = attn_drop
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3)
-        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.qkv = Linear(embed_dims, embed_dims * 3)
+        self.proj = Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, dims = x.shape
@@ -65,8 +67,8 @@ class FFN(nn.Module):
     def __init__(self, embed_dims: int, feedforward_channels: int, drop: float):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Sequential(nn.Linear(embed_dims, feedforward_channels), nn.GELU(), nn.Dropout(drop)),
-            nn.Linear(feedforward_channels, embed_dims),
+            nn.Sequential(Linear(embed_dims, feedforward_channels), nn.GELU(), nn.Dropout(drop)),
+            Linear(feedforward_channels, embed_dims),
             nn.Dropout(drop),
         )
 
