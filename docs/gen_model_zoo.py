@@ -10,13 +10,14 @@ model zoo:
 * ``*`` the weights were converted from another release (``Converted From``);
 * ``#`` the results are zero-shot (``Metadata: Zero-shot: true``);
 * results of weights that are a file in this repository (``Weights:`` a
-  relative path, not a URL) were measured with this repository's code and are
-  labelled *measured locally*.
+  relative path, not a URL), or of an entry with ``Metadata: Measured Locally:
+  true``, were measured with this repository's code and are labelled
+  *measured locally*.
 """
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -65,13 +66,18 @@ class ZooEntry:
     zero_shot: bool
     converted_from: dict | None
     results: list[Result]
+    marked_measured_locally: bool = False
     model_type: str = ''
-    notes: list[str] = field(default_factory=list)
 
     @property
     def is_local(self) -> bool:
-        """Whether the weights are a file in this repository (results measured locally)."""
+        """Whether the weights are a file in this repository."""
         return bool(self.weights) and not self.weights.startswith(('http://', 'https://'))
+
+    @property
+    def measured_locally(self) -> bool:
+        """Whether the results were measured here: local weights, or ``Measured Locally: true``."""
+        return self.is_local or self.marked_measured_locally
 
     @property
     def marked_name(self) -> str:
@@ -112,6 +118,7 @@ def read_metafile(path: str | Path) -> list[ZooEntry]:
                 zero_shot=bool(metadata.get('Zero-shot', False)),
                 converted_from=model.get('Converted From'),
                 results=results,
+                marked_measured_locally=bool(metadata.get('Measured Locally', False)),
             )
         )
     return entries
@@ -146,7 +153,7 @@ def format_metrics(entry: ZooEntry) -> str:
         values = ', '.join(f'{metric} {_number(value)}' for metric, value in result.metrics.items())
         parts.append(f'{result.task}: {values}' if len(tasks) > 1 else values)
     text = '; '.join(parts)
-    return f'{text} (measured locally)' if entry.is_local else text
+    return f'{text} (measured locally)' if entry.measured_locally else text
 
 
 def config_link(entry: ZooEntry, page_depth: int = 1) -> str:
@@ -228,7 +235,7 @@ def render_task_page(title: str, entries: Sequence[ZooEntry]) -> str:
     for entry in entries:
         values = {(r.task, metric): value for r in entry.results for metric, value in r.metrics.items()}
         cells = [_number(values[column]) if column in values else '—' for column in columns]
-        if entry.is_local and entry.results:
+        if entry.measured_locally and entry.results:
             cells = [f'{cell} (measured locally)' if cell != '—' else cell for cell in cells]
         rows.append(
             [

@@ -13,11 +13,16 @@ rendered page):
   dataset that is not here); the reason is required.
 * ``<!-- docs-test: file PATH -->``: write the block's content to ``PATH`` (a
   config or annotation file the page then uses).
+* ``<!-- docs-test: output -->`` on a ``text`` block: each of its lines is
+  printed by the block run just before (a line ``...`` stands for any output).
 
 A page's blocks run in order, in a fresh folder that looks like a clone:
-``configs/`` copied, ``tools/`` and ``projects/`` linked.
+``configs/`` copied; ``tools/``, ``projects/``, ``checkpoints/``, ``demo/``
+and ``metafile.yml`` linked.
 """
 
+import contextlib
+import io
 import os
 import re
 import runpy
@@ -36,7 +41,9 @@ DOCS = REPO / 'docs'
 #: Generated (model zoo) and built pages hold no runnable blocks of their own.
 EXCLUDED = ('_build', 'model_zoo')
 CODE_LANGUAGES = {'python', 'bash', 'shell', 'sh'}
-MARKER = re.compile(r'^\s*<!--\s*docs-test:\s*(run|skip|file)\b:?\s*(.*?)\s*-->\s*$')
+MARKER = re.compile(r'^\s*<!--\s*docs-test:\s*(run|skip|file|output)\b:?\s*(.*?)\s*-->\s*$')
+#: What a clone holds besides configs/ (copied, since pages write configs of their own).
+LINKED = ('tools', 'projects', 'checkpoints', 'demo', 'metafile.yml')
 FENCE = re.compile(r'^(\s*)(`{3,}|~{3,})\s*(.*)$')
 
 
@@ -45,7 +52,7 @@ class Block:
     page: str
     line: int
     language: str
-    action: str | None  # 'run', 'skip', 'file' or None (unmarked)
+    action: str | None  # 'run', 'skip', 'file', 'output' or None (unmarked)
     argument: str  # the skip reason or the file path
     code: str
     preceding: str  # the lines before the block, for what a reader sees about it
@@ -112,9 +119,19 @@ def make_workspace(root: Path) -> Path:
     """A folder that looks like a clone of the repository."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / 'configs', root / 'configs')
-    for name in ('tools', 'projects'):
-        (root / name).symlink_to(REPO / name, target_is_directory=True)
+    for name in LINKED:
+        if (REPO / name).exists():
+            (root / name).symlink_to(REPO / name, target_is_directory=(REPO / name).is_dir())
     return root
+
+
+@contextlib.contextmanager
+def captured_stdout():
+    """Collect what is printed (and still show it in pytest's report)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield buffer
+    print(buffer.getvalue(), end='')
 
 
 def run_tool(argv: list[str]) -> None:
@@ -130,11 +147,13 @@ def run_tool(argv: list[str]) -> None:
         sys.argv = saved
 
 
-def run_command(command: str, workspace: Path) -> None:
+def run_command(command: str, workspace: Path) -> str:
+    """Run one shell command of a page; returns what it printed."""
     words = shlex.split(command, comments=True)
     if len(words) >= 2 and words[0] == 'python' and re.fullmatch(r'tools/\w+\.py', words[1]):
-        run_tool(words[1:])
-        return
+        with captured_stdout() as printed:
+            run_tool(words[1:])
+        return printed.getvalue()
     env = dict(
         os.environ,
         PYTHONPATH=str(REPO / 'projects'),
@@ -144,14 +163,17 @@ def run_command(command: str, workspace: Path) -> None:
         command, shell=True, executable='/bin/bash', cwd=workspace, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, f'{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
+    print(result.stdout + result.stderr, end='')
+    return result.stdout + result.stderr
 
 
 PAGES = [str(p.relative_to(DOCS)) for p in guide_pages()]
+RUNNABLE_PAGES = [page for page in PAGES if any(b.action == 'run' for b in read_blocks(DOCS / page))]
 
 
 def test_there_are_guides_with_runnable_blocks():
     blocks = [b for p in guide_pages() for b in read_blocks(p)]
-    assert len(PAGES) >= 8
+    assert len(PAGES) >= 8 and len(RUNNABLE_PAGES) >= 7
     assert sum(b.action == 'run' for b in blocks) >= 10
 
 
@@ -170,6 +192,10 @@ def test_every_code_block_is_marked(page):
             assert f'`{block.argument}`' in block.preceding, f'{block}: say where the file goes'
         if block.action == 'run':
             assert block.language in CODE_LANGUAGES, f'{block}: cannot run a {block.language!r} block'
+        if block.action == 'output':
+            assert block.language == 'text', f'{block}: expected output goes in a text block'
+            previous = blocks[blocks.index(block) - 1] if blocks.index(block) else None
+            assert previous is not None and previous.action == 'run', f'{block}: no run block before it'
 
 
 def test_guides_name_existing_configs_tools_models_and_weights():
@@ -197,26 +223,32 @@ def test_guides_name_existing_configs_tools_models_and_weights():
     assert not problems, '\n'.join(problems)
 
 
-@pytest.mark.parametrize('page', PAGES)
+@pytest.mark.parametrize('page', RUNNABLE_PAGES)
 def test_page_runs(page, tmp_path, monkeypatch):
-    blocks = [b for b in read_blocks(DOCS / page) if b.action in ('run', 'file')]
-    if not any(b.action == 'run' for b in blocks):
-        pytest.skip(f'{page} has nothing that runs here')
+    blocks = [b for b in read_blocks(DOCS / page) if b.action in ('run', 'file', 'output')]
     workspace = make_workspace(tmp_path / 'clone')
     monkeypatch.chdir(workspace)
     monkeypatch.syspath_prepend(str(REPO / 'tools'))
     namespace = {'__name__': '__main__'}
+    printed = ''
     for block in blocks:
         start = time.perf_counter()
         if block.action == 'file':
             target = workspace / block.argument
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(block.code, encoding='utf-8')
+        elif block.action == 'output':
+            expected = [line.strip() for line in block.code.splitlines() if line.strip() not in ('', '...')]
+            missing = [line for line in expected if line not in printed]
+            assert not missing, f'{block}: not printed: {missing}\nprinted:\n{printed}'
         elif block.language == 'python':
-            exec(compile(block.code, str(block), 'exec'), namespace)
+            with captured_stdout() as output:
+                exec(compile(block.code, str(block), 'exec'), namespace)
+            printed = output.getvalue()
         else:
+            printed = ''
             for command in shell_commands(block.code):
                 began = time.perf_counter()
-                run_command(command, workspace)
+                printed += run_command(command, workspace)
                 print(f'  {command[:80]} {time.perf_counter() - began:.1f} s')
         print(f'{block} ({block.action}) {time.perf_counter() - start:.1f} s')

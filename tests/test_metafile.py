@@ -135,6 +135,15 @@ def test_local_weights_are_labelled_measured_locally(gen, tmp_path):
                         'Config': 'configs/blip/blip-tiny_shapes_caption.py',
                     },
                     {
+                        'Name': 'measured-here',
+                        'Metadata': {'Parameters': 1, 'Training Data': ['Shapes'], 'Measured Locally': True},
+                        'Results': [
+                            {'Task': 'Image Caption', 'Dataset': 'Shapes', 'Metrics': {'CIDEr': 1.5}}
+                        ],
+                        'Weights': 'https://example.org/uploaded.pth',
+                        'Config': 'configs/blip/blip-tiny_shapes_caption.py',
+                    },
+                    {
                         'Name': 'released',
                         'Metadata': {'Parameters': 7654321, 'Training Data': ['COCO'], 'Zero-shot': True},
                         'Results': [
@@ -157,6 +166,7 @@ def test_local_weights_are_labelled_measured_locally(gen, tmp_path):
         'checkpoints/tiny.pth' in overview['tiny-local'][6]
         and 'in this repository' in overview['tiny-local'][6]
     )
+    assert overview['measured-here'][3] == 'CIDEr 1.50 (measured locally)'
     assert overview['released'][0] == '`released`\\*#'
     assert overview['released'][3] == 'CIDEr 109.12'
     caption = (out / 'caption.md').read_text()
