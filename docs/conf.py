@@ -1,4 +1,4 @@
-"""Sphinx configuration: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``."""
+"""Sphinx configuration: ``python -m sphinx -W --keep-going -E -b html docs docs/_build/html``."""
 
 import sys
 from pathlib import Path
