@@ -23,7 +23,10 @@ class ITCHead(nn.Module):
     Args:
         embed_dim: Size of the projected features.
         queue_size: Number of queued momentum features; a multiple of the
-            global batch size.
+            global batch size. 0: no queue, the negatives are the batch's
+            own (for training from scratch, where the features change too fast
+            for queued ones to stay comparable: the towers then learn to tell
+            the batch from the queue instead of images from each other).
         temperature: Initial temperature (learnable).
         use_distill: Mix momentum similarities into the targets.
         alpha: Weight of the momentum similarities (warmed up from 0 by
@@ -87,6 +90,8 @@ class ITCHead(nn.Module):
     @torch.no_grad()
     def enqueue(self, image_feat: torch.Tensor, text_feat: torch.Tensor, image_ids: torch.Tensor) -> None:
         """Replace the oldest queue entries by this step's features of every process."""
+        if self.queue_size == 0:
+            return
         image_feat = torch.cat(all_gather(image_feat))
         text_feat = torch.cat(all_gather(text_feat))
         image_ids = torch.cat(all_gather(image_ids.view(-1, 1)))
