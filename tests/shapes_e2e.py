@@ -19,6 +19,11 @@ def caption_options(root: Path) -> list[str]:
     return options
 
 
+def data_root_options(root: Path) -> list[str]:
+    """``--cfg-options`` pointing every dataloader of a shapes config at ``root``."""
+    return [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
+
+
 def run(command: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO / 'projects'), OMP_NUM_THREADS='1')
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
@@ -60,3 +65,13 @@ def evaluate_checkpoint(config: str, checkpoint: Path, work_dir: Path, options: 
 def dist(script: str, *args: str, options: list[str], port: int) -> subprocess.CompletedProcess:
     env_port = ['env', f'PORT={port}', f'PYTHON={sys.executable}']
     return run([*env_port, 'bash', f'tools/{script}', *args, '--cfg-options', *options])
+
+
+def dist_test_metrics(
+    config: str, checkpoint: Path, work_dir: Path, options: list[str], port: int
+) -> tuple[dict, str]:
+    """Test metrics of ``checkpoint`` on two processes (tools/dist_test.sh), and the run's log."""
+    result = dist(
+        'dist_test.sh', config, str(checkpoint), '2', '--work-dir', str(work_dir), options=options, port=port
+    )
+    return json.loads((work_dir / 'test_metrics.json').read_text()), result.stdout + result.stderr

@@ -1,0 +1,85 @@
+# A tiny BLIP VQA model for the generated shapes benchmark
+# (python tools/generate_shapes.py data/shapes): the VQAv2 config with small
+# towers, 96 px images and a short CPU schedule. Answers are generated (beam
+# search) as in the base config; rank mode reads the benchmark's answer list.
+_base_ = ['./blip-base_vqa.py']
+
+data_root = 'data/shapes'
+image_size = 96
+# No dropout: on a schedule of a few hundred steps the tiny towers underfit, and
+# dropout slowed learning down (measured on VQA).
+tiny_text = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    encoder_width=64,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
+
+model = dict(
+    vision_backbone=dict(
+        arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
+        img_size=image_size,
+    ),
+    multimodal_backbone=dict(med_config=tiny_text),
+    head=dict(
+        decoder=dict(med_config=tiny_text),
+        # Answers are one word: three tokens with [DEC] and [SEP].
+        generation_cfg=dict(max_length=5),
+        answer_list_path=data_root + '/vqa/answer_list.json',
+        answer_list_annotations=None,
+    ),
+)
+
+# Resize only: a horizontal flip would swap "what shape is on the left?", and
+# a crop can cut shapes out of the picture ("how many shapes are there?");
+# RandAugment's colour operations would change "what color is ...?".
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size), interpolation='bicubic', backend='pillow'),
+    dict(type='CleanCaption', keys=['question', 'gt_answer']),
+    dict(type='PackInputs', algorithm_keys=['question', 'gt_answer', 'gt_answer_weight']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size), interpolation='bicubic', backend='pillow'),
+    dict(type='CleanCaption', keys=['question']),
+    dict(
+        type='PackInputs',
+        algorithm_keys=['question', 'gt_answer', 'gt_answer_weight', 'human_answers'],
+        meta_keys=['question_id', 'image_id', 'answer_type'],
+    ),
+]
+
+
+def shapes_vqa(split, folder, pipeline):
+    return dict(
+        type='COCOVQA',
+        data_root=data_root,
+        data_prefix=folder,
+        question_file=f'vqa/v2_OpenEnded_mscoco_shapes_{split}_questions.json',
+        ann_file=f'vqa/v2_mscoco_shapes_{split}_annotations.json',
+        pipeline=pipeline,
+    )
+
+
+loader = dict(num_workers=0, persistent_workers=False)
+# No Visual Genome: the benchmark's own training questions only.
+train_dataloader = dict(
+    loader, batch_size=16, dataset=dict(_delete_=True, **shapes_vqa('train', 'train2014', train_pipeline))
+)
+val_dataloader = dict(loader, batch_size=32, dataset=shapes_vqa('val', 'val2014', test_pipeline))
+# The shapes test split has answers: score it instead of writing a submission file.
+test_dataloader = dict(loader, batch_size=32, dataset=shapes_vqa('test', 'val2014', test_pipeline))
+test_evaluator = dict(_delete_=True, type='VQAAccuracy')
+
+optim_wrapper = dict(optimizer=dict(lr=3e-3, weight_decay=0.01, fused=True))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=8),
+]
+train_cfg = dict(max_epochs=8, val_interval=8)
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=4, max_keep_ckpts=2))
+randomness = dict(seed=0)
