@@ -16,9 +16,24 @@ import torch.nn.functional as F
 
 
 class IncrementalDecoder(Protocol):
-    def step(self, new_ids: torch.Tensor) -> torch.Tensor: ...
+    """Decoding state over a batch of inputs (images, questions).
 
-    def reorder(self, rows: torch.Tensor) -> None: ...
+    Each step feeds the same number of consecutive rows (sequences) per input
+    still decoded; that number may change between steps (beam search feeds the
+    prompt once per input, then one row per beam).
+    """
+
+    def step(self, new_ids: torch.Tensor) -> torch.Tensor:
+        """Feed ``new_ids`` (rows, n); return the next-token logits (rows, vocab)."""
+        ...
+
+    def reorder(self, rows: torch.Tensor, inputs: torch.Tensor | None = None) -> None:
+        """Continue with the rows ``rows`` of the last step (indices, may repeat).
+
+        ``inputs``: when some inputs leave, the indices (among the inputs of
+        the last step) of those still decoded; ``rows`` then hold only theirs.
+        """
+        ...
 
 
 @dataclass
@@ -78,16 +93,20 @@ def generate(
     eos_token_id: int,
     pad_token_id: int,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Generate from ``prompt_ids`` (B, L0) with a decoder whose rows are already
-    laid out as ``config.rows_per_input`` rows per input.
+    """Generate from ``prompt_ids`` (B, L0) with a decoder over the B inputs.
+
+    Beam search feeds the prompt once per input (the beams of an input share
+    it) and then ``num_beams`` rows per input; an input whose search is done
+    leaves the batch. Greedy search and sampling feed ``config.rows_per_input``
+    rows per input throughout.
 
     Returns ``(sequences, scores)``: ``sequences`` (B * num_return_sequences,
     L) hold the prompt, the generated tokens, the end token and padding;
     ``scores`` are the beam scores (None for greedy and sampling).
     """
-    prompt_ids = prompt_ids.repeat_interleave(config.rows_per_input, dim=0)
     if config.strategy == 'beam':
         return _beam_search(decoder, prompt_ids, config, eos_token_id, pad_token_id)
+    prompt_ids = prompt_ids.repeat_interleave(config.rows_per_input, dim=0)
     return _sample_or_greedy(decoder, prompt_ids, config, eos_token_id, pad_token_id), None
 
 
@@ -168,57 +187,68 @@ class _Hypotheses:
         return [self.beams[i] for i in order[:n]]
 
 
-def _beam_search(decoder, sequences, config, eos, pad):
+def _beam_search(decoder, prompt_ids, config, eos, pad):
     num_beams = config.num_beams
-    rows, prompt_len = sequences.shape
-    batch = rows // num_beams
-    device = sequences.device
+    batch, prompt_len = prompt_ids.shape
+    device = prompt_ids.device
+    hypotheses = [_Hypotheses(num_beams, config.length_penalty) for _ in range(batch)]
+    active = list(range(batch))  # the inputs still searched, in row order
+    # The beams of an input start from the same prompt: it is fed once, and
+    # the first reorder copies its cached keys/values to the beams.
+    logits = decoder.step(prompt_ids).repeat_interleave(num_beams, dim=0)
+    rows_per_fed_row = num_beams
+    sequences = prompt_ids.repeat_interleave(num_beams, dim=0)
     beam_scores = torch.zeros(batch, num_beams, device=device)
     beam_scores[:, 1:] = -1e9
     beam_scores = beam_scores.view(-1)
-    hypotheses = [_Hypotheses(num_beams, config.length_penalty) for _ in range(batch)]
-    done = [False] * batch
-    new_ids = sequences
     while True:
-        log_probs = F.log_softmax(decoder.step(new_ids).float(), dim=-1)
+        log_probs = F.log_softmax(logits.float(), dim=-1)
         log_probs = _penalise(log_probs, sequences, config, eos) + beam_scores[:, None]
         vocab = log_probs.shape[-1]
-        top_scores, top_ids = log_probs.view(batch, -1).topk(2 * num_beams, dim=1)
+        top_scores, top_ids = log_probs.view(len(active), -1).topk(2 * num_beams, dim=1)
         generated_len = sequences.shape[1] + 1 - prompt_len
 
-        next_scores = torch.zeros(batch, num_beams, device=device)
-        next_tokens = torch.full((batch, num_beams), pad, dtype=torch.long, device=device)
-        next_rows = torch.zeros(batch, num_beams, dtype=torch.long, device=device)
+        # One host transfer per step; the candidates are ranked in Python.
+        still, next_scores, next_tokens, next_rows = [], [], [], []
         candidates = zip(top_scores.tolist(), (top_ids // vocab).tolist(), (top_ids % vocab).tolist())
-        for b, (scores_b, beams_b, tokens_b) in enumerate(candidates):
-            next_rows[b] = b * num_beams
-            if done[b]:
-                continue
-            kept = 0
-            for rank, (score, beam, token) in enumerate(zip(scores_b, beams_b, tokens_b)):
-                row = b * num_beams + beam
+        for i, (scores_i, beams_i, tokens_i) in enumerate(candidates):
+            b = active[i]
+            kept = []
+            for rank, (score, beam, token) in enumerate(zip(scores_i, beams_i, tokens_i)):
+                row = i * num_beams + beam
                 if token == eos:
                     if rank < num_beams:
                         hypotheses[b].add(sequences[row].clone(), score, generated_len)
                 else:
-                    next_scores[b, kept], next_tokens[b, kept], next_rows[b, kept] = score, token, row
-                    kept += 1
-                if kept == num_beams:
+                    kept.append((score, token, row))
+                if len(kept) == num_beams:
                     break
-            done[b] = hypotheses[b].is_done(scores_b[0], generated_len)
-
-        beam_scores = next_scores.view(-1)
-        rows_kept = next_rows.view(-1)
-        sequences = torch.cat([sequences[rows_kept], next_tokens.view(-1, 1)], dim=1)
-        if all(done) or sequences.shape[1] >= config.max_length:
+            # A done input leaves the batch: its hypotheses cannot change any more.
+            if not hypotheses[b].is_done(scores_i[0], generated_len):
+                still.append(i)
+                for score, token, row in kept:
+                    next_scores.append(score)
+                    next_tokens.append(token)
+                    next_rows.append(row)
+        leaving = len(still) < len(active)
+        active = [active[i] for i in still]
+        if not active:
             break
-        decoder.reorder(rows_kept)
-        new_ids = next_tokens.view(-1, 1)
+        rows_kept = torch.tensor(next_rows, device=device)
+        new_ids = torch.tensor(next_tokens, device=device).view(-1, 1)
+        beam_scores = torch.tensor(next_scores, device=device)
+        sequences = torch.cat([sequences[rows_kept], new_ids], dim=1)
+        if sequences.shape[1] >= config.max_length:
+            break
+        decoder.reorder(
+            rows_kept // rows_per_fed_row, torch.tensor(still, device=device) if leaving else None
+        )
+        rows_per_fed_row = 1
+        logits = decoder.step(new_ids)
 
-    for b in range(batch):
-        if done[b]:
-            continue
-        for row in range(b * num_beams, (b + 1) * num_beams):
+    # Inputs still searched at max_length: their beams compete with the finished ones.
+    for i, b in enumerate(active):
+        for row in range(i * num_beams, (i + 1) * num_beams):
             hypotheses[b].add(sequences[row], beam_scores[row].item(), sequences.shape[1] - prompt_len)
     best = [hyp for h in hypotheses for hyp in h.best(config.num_return_sequences)]
     return _pad_finished([seq for _, seq in best], config.max_length, eos, pad), torch.tensor(

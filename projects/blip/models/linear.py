@@ -11,7 +11,8 @@ The results equal BLAS's to float rounding (a different summation order).
 The oneDNN path is taken only where it is a plain replacement: float32 tensors
 on CPU, no autograd (inference), no autocast (which casts for ``F.linear``),
 and oneDNN enabled (``torch.backends.mkldnn.flags(enabled=False)`` turns it
-off, e.g. to compare with the BLAS path). Everything else calls ``F.linear``.
+off, e.g. to compare with the BLAS path), with a contiguous weight.
+Everything else calls ``F.linear``.
 Parameter names are ``nn.Linear``'s, so checkpoints are unaffected.
 """
 
@@ -33,12 +34,10 @@ def onednn_linear_available() -> bool:
         return False
 
 
-def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether :class:`Linear` computes ``x @ weight.T`` with oneDNN."""
+def onednn_inference(*tensors: torch.Tensor) -> bool:
+    """Whether products of ``tensors`` may run on oneDNN: float32 on CPU, inference, no autocast."""
     return (
-        x.device.type == 'cpu'
-        and x.dtype == torch.float32
-        and weight.dtype == torch.float32
+        all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in tensors)
         and not torch.is_grad_enabled()
         and not torch.is_autocast_enabled('cpu')
         and torch.backends.mkldnn.is_available()
@@ -47,10 +46,18 @@ def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
+def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether :class:`Linear` computes ``x @ weight.T`` with oneDNN."""
+    return weight.is_contiguous() and onednn_inference(x, weight)
+
+
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters) computing float32 CPU inference with oneDNN."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if uses_onednn(x, self.weight):
+            # oneDNN falls back to a reference kernel, a thousand times slower,
+            # for inputs with gaps between rows (e.g. the last position of each row).
+            x = x.contiguous()
             return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, 'none', [], '')
         return F.linear(x, self.weight, self.bias)

@@ -57,7 +57,5 @@ class SeqGenerationHead(nn.Module):
         image_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Generate continuations of ``prompt_ids`` (B, L0) for each image (B, N, C)."""
-        decoder = self.decoder.incremental(
-            image_embeds, image_mask, image_group=config.rows_per_input, max_length=config.max_length
-        )
+        decoder = self.decoder.incremental(image_embeds, image_mask, max_length=config.max_length)
         return generate(decoder, prompt_ids, config, eos_token_id, pad_token_id)

@@ -84,26 +84,32 @@ class TextDecoder(nn.Module):
         self,
         image_embeds: torch.Tensor | None,
         image_mask: torch.Tensor | None = None,
-        image_group: int = 1,
+        image_group: int | None = None,
         max_length: int = 512,
     ) -> 'IncrementalDecoder':
-        """A decoder that feeds tokens step by step, keeping keys/values cached."""
-        return IncrementalDecoder(self, image_embeds, image_mask, image_group, max_length)
+        """A decoder that feeds tokens step by step, keeping keys/values cached.
+
+        The rows fed at each step are split evenly over the rows of
+        ``image_embeds`` (``image_group`` is accepted for earlier callers and
+        not needed: the split follows from the number of rows fed).
+        """
+        return IncrementalDecoder(self, image_embeds, image_mask, max_length)
 
 
 class IncrementalDecoder:
     """Step-by-step decoding state of a :class:`TextDecoder` for the decoding loop.
 
-    ``image_embeds`` has one row per image; each image is decoded by
-    ``image_group`` consecutive rows (beams or samples), which share the image's
-    cross-attention keys and values.
+    ``image_embeds`` has one row per input (image, or question states); each
+    step feeds the same number of consecutive rows per input (the prompt once,
+    then the beams or samples), which share the input's cross-attention keys
+    and values.
     """
 
-    def __init__(self, decoder, image_embeds, image_mask, image_group, max_length):
+    def __init__(self, decoder, image_embeds, image_mask, max_length):
         self.decoder = decoder
         self.image_embeds = image_embeds
         self.image_mask = image_mask
-        self.image_group = image_group
+        self.num_inputs = None if image_embeds is None else image_embeds.shape[0]
         self.cache = DecodingCache(decoder.config.num_hidden_layers, max_length)
 
     def step(self, new_ids: torch.Tensor) -> torch.Tensor:
@@ -114,10 +120,23 @@ class IncrementalDecoder:
             image_mask=self.image_mask,
             causal=True,
             cache=self.cache,
-            image_group=self.image_group,
+            image_group=self._rows_per_input(new_ids.shape[0]),
         )
+        # Only the last position's logits are needed (the prompt's others are not).
         return self.decoder.cls(hidden_states[:, -1])
 
-    def reorder(self, rows: torch.Tensor) -> None:
-        """Continue with the rows ``rows`` (each stays with its own image)."""
+    def reorder(self, rows: torch.Tensor, inputs: torch.Tensor | None = None) -> None:
+        """Continue with the rows ``rows`` of the last step; ``inputs``: the inputs kept."""
         self.cache.reorder(rows)
+        if inputs is not None:
+            self.cache.select_images(inputs)
+            self.num_inputs = len(inputs)
+            if self.image_mask is not None:
+                self.image_mask = self.image_mask.index_select(0, inputs)
+
+    def _rows_per_input(self, rows: int) -> int:
+        if self.num_inputs is None:
+            return 1
+        if rows % self.num_inputs:
+            raise ValueError(f'{rows} decoder rows cannot be split evenly over {self.num_inputs} inputs')
+        return rows // self.num_inputs

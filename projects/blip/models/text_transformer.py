@@ -15,12 +15,12 @@ checkpoints load key for key.
 from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
+from .attention import attention
 from .linear import Linear
 
 # Keys of a Hugging Face / BLIP ``med_config`` that describe the file, not the model.
@@ -121,6 +121,13 @@ class DecodingCache:
             for kv in self.self_kv
         ]
 
+    def select_images(self, index: torch.Tensor) -> None:
+        """Keep the cross-attention keys/values of the images ``index`` (inputs leaving the batch)."""
+        self.cross_kv = [
+            None if kvs is None else [(k.index_select(0, index), v.index_select(0, index)) for k, v in kvs]
+            for kvs in self.cross_kv
+        ]
+
 
 class MultiHeadAttention(nn.Module):
     """Query/key/value projections and scaled dot-product attention."""
@@ -159,9 +166,7 @@ class MultiHeadAttention(nn.Module):
         if group > 1:
             query = query.unflatten(0, (-1, group)).transpose(1, 2).reshape(-1, heads, group * length, dims)
         dropout = self.attn_drop if self.training else 0.0
-        context = F.scaled_dot_product_attention(
-            query, keys, values, attn_mask=mask, dropout_p=dropout, is_causal=is_causal
-        )
+        context = attention(query, keys, values, mask, dropout, is_causal)
         if group > 1:
             context = context.unflatten(2, (group, length)).transpose(1, 2).reshape(rows, heads, length, dims)
         return context.transpose(1, 2).flatten(2)
@@ -400,7 +405,10 @@ class TextTransformer(nn.Module):
             if cache is None:
                 return self.layers[index].image_keys_values(image_embeds)
             if cache.cross_kv[index] is None:
-                cache.cross_kv[index] = self.layers[index].image_keys_values(image_embeds)
+                # Contiguous heads: every step reads them, and the products
+                # over many keys would otherwise copy them at each step.
+                kv = self.layers[index].image_keys_values(image_embeds)
+                cache.cross_kv[index] = [(k.contiguous(), v.contiguous()) for k, v in kv]
             return cache.cross_kv[index]
 
         return layer_kv

@@ -9,6 +9,7 @@ from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
+from .attention import attention
 from .linear import Linear
 
 ARCHS = {
@@ -59,7 +60,7 @@ class ViTAttention(nn.Module):
         batch, length, dims = x.shape
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         dropout = self.attn_drop if self.training else 0.0
-        x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], dropout_p=dropout)
+        x = attention(qkv[0], qkv[1], qkv[2], dropout=dropout)
         return self.proj(x.transpose(1, 2).reshape(batch, length, dims))
 
 

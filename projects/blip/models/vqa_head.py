@@ -137,9 +137,7 @@ class VQAHead(nn.Module):
         generation do.
         """
         config = self.generation_cfg
-        decoder = self.decoder.incremental(
-            question_states, question_mask, image_group=config.rows_per_input, max_length=config.max_length
-        )
+        decoder = self.decoder.incremental(question_states, question_mask, max_length=config.max_length)
         bos = question_states.new_full((len(question_states), 1), bos_token_id, dtype=torch.long)
         sequences, _ = generate(decoder, bos, config, eos_token_id, pad_token_id)
         return sequences
