@@ -7,6 +7,7 @@ from mmpretrain.structures import DataSample
 from blip.registry import MODELS, TOKENIZER
 
 from .generation import GenerationConfig
+from .precision import check_precision, inference_precision
 
 
 @MODELS.register_module()
@@ -29,6 +30,9 @@ class BlipCaption(BaseModel):
             than one, ``pred_captions`` holds them all.
         generation_cfg: Decoding settings, see :class:`GenerationConfig`
             (lengths count the prompt tokens).
+        precision: Inference precision: ``'float32'``, or ``'bfloat16'`` /
+            ``'float16'`` (autocast, see :mod:`blip.models.precision`). Also
+            settable later as ``model.precision``.
         data_preprocessor: Batch preparation config.
         init_cfg: mmengine initialisation config.
     """
@@ -42,6 +46,7 @@ class BlipCaption(BaseModel):
         max_txt_len: int = 20,
         num_captions: int = 1,
         generation_cfg: dict | None = None,
+        precision: str = 'float32',
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
@@ -57,6 +62,7 @@ class BlipCaption(BaseModel):
         generation_cfg.setdefault('num_return_sequences', num_captions)
         self.generation_cfg = GenerationConfig(**generation_cfg)
         self.num_captions = self.generation_cfg.num_return_sequences
+        self.precision = check_precision(precision)
 
     def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
         """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data samples with
@@ -94,14 +100,15 @@ class BlipCaption(BaseModel):
 
     def generate(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Token ids (B * num_captions, L) with the prompt, and beam scores."""
-        image_embeds = self.visual_encoder(images)[0]
-        return self.seq_gen_head.generate(
-            self.prompt_ids(image_embeds.shape[0], image_embeds.device),
-            image_embeds,
-            self.generation_cfg,
-            eos_token_id=self.tokenizer.sep_token_id,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
+        with inference_precision(self.precision, images.device):
+            image_embeds = self.visual_encoder(images)[0]
+            return self.seq_gen_head.generate(
+                self.prompt_ids(image_embeds.shape[0], image_embeds.device),
+                image_embeds,
+                self.generation_cfg,
+                eos_token_id=self.tokenizer.sep_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
 
     def predict(self, images: torch.Tensor, data_samples: list | None = None) -> list[DataSample]:
         sequences, _ = self.generate(images)

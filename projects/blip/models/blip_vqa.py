@@ -9,6 +9,8 @@ from mmpretrain.structures import DataSample
 
 from blip.registry import MODELS, TOKENIZER
 
+from .precision import check_precision, inference_precision
+
 
 @MODELS.register_module()
 class BlipVQA(BaseModel):
@@ -33,6 +35,9 @@ class BlipVQA(BaseModel):
         multimodal_backbone: Question encoder config (``XBertEncoder``: the text
             tower with cross-attention).
         head: ``VQAHead`` config holding the answer decoder.
+        precision: Inference precision: ``'float32'``, or ``'bfloat16'`` /
+            ``'float16'`` (autocast, see :mod:`blip.models.precision`). Also
+            settable later as ``model.precision``.
         data_preprocessor: Batch preparation config.
         init_cfg: mmengine initialisation config.
     """
@@ -43,6 +48,7 @@ class BlipVQA(BaseModel):
         vision_backbone: dict,
         multimodal_backbone: dict,
         head: dict,
+        precision: str = 'float32',
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
@@ -53,6 +59,7 @@ class BlipVQA(BaseModel):
         self.multimodal_backbone = MODELS.build(multimodal_backbone)
         self.vqa_head = MODELS.build(head)
         self._candidates: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.precision = check_precision(precision)
 
     def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
         """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data samples with
@@ -130,6 +137,10 @@ class BlipVQA(BaseModel):
         return tuple(t.to(device) for t in self._candidates)
 
     def predict(self, images: torch.Tensor, data_samples: list | None = None) -> list[DataSample]:
+        with inference_precision(self.precision, images.device):
+            return self._predict(images, data_samples)
+
+    def _predict(self, images: torch.Tensor, data_samples: list | None) -> list[DataSample]:
         question_states, question_mask = self.encode_questions(images, _questions(data_samples))
         if self.vqa_head.inference_method == 'rank':
             indices, scores = self.vqa_head.rank(
