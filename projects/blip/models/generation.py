@@ -54,6 +54,13 @@ class GenerationConfig:
         temperature: Sampling temperature.
         num_return_sequences: Sequences returned per input (the best beams, or
             independent samples).
+        beam_stop: When the beam search of an input ends, once it holds
+            ``num_beams`` finished sequences: ``'best_candidate'`` when none of
+            the step's candidates (those just ended included) can beat the
+            worst of them (transformers up to 4.49, which produced BLIP's
+            published results); ``'best_running'`` when the best beam still
+            running cannot (transformers 4.50 and later: it may stop sooner,
+            with a lower-scoring sequence).
     """
 
     strategy: str = 'beam'
@@ -66,11 +73,16 @@ class GenerationConfig:
     top_k: int = 50
     temperature: float = 1.0
     num_return_sequences: int = 1
+    beam_stop: str = 'best_candidate'
 
     def __post_init__(self):
         if self.strategy not in ('beam', 'greedy', 'sample'):
             raise ValueError(
                 f"generation strategy must be 'beam', 'greedy' or 'sample', got {self.strategy!r}"
+            )
+        if self.beam_stop not in ('best_candidate', 'best_running'):
+            raise ValueError(
+                f"generation beam_stop must be 'best_candidate' or 'best_running', got {self.beam_stop!r}"
             )
         if self.strategy == 'beam' and self.num_return_sequences > self.num_beams:
             raise ValueError(
@@ -223,8 +235,9 @@ def _beam_search(decoder, prompt_ids, config, eos, pad):
                     kept.append((score, token, row))
                 if len(kept) == num_beams:
                     break
+            best = scores_i[0] if config.beam_stop == 'best_candidate' else kept[0][0]
             # A done input leaves the batch: its hypotheses cannot change any more.
-            if not hypotheses[b].is_done(scores_i[0], generated_len):
+            if not hypotheses[b].is_done(best, generated_len):
                 still.append(i)
                 for score, token, row in kept:
                     next_scores.append(score)
