@@ -53,3 +53,10 @@ def add_common_arguments(parser):
     )
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def finish_distributed() -> None:
+    """Tear down the process group, so gloo's threads are gone before the
+    interpreter exits (else a rank can abort with std::terminate at exit)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from _common import add_common_arguments, load_config
+from _common import add_common_arguments, finish_distributed, load_config
 
 
 def parse_args(argv=None):
@@ -39,14 +39,17 @@ def main(argv=None):
             list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         )
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
-    runner = Runner.from_cfg(cfg)
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    load_checkpoint(model, args.checkpoint)
-    metrics = runner.test()
-    if is_main_process():
-        path = Path(cfg.work_dir) / 'test_metrics.json'
-        path.write_text(json.dumps(metrics, indent=2, default=float))
-        print(f'test metrics written to {path}')
+    try:
+        runner = Runner.from_cfg(cfg)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        load_checkpoint(model, args.checkpoint)
+        metrics = runner.test()
+        if is_main_process():
+            path = Path(cfg.work_dir) / 'test_metrics.json'
+            path.write_text(json.dumps(metrics, indent=2, default=float))
+            print(f'test metrics written to {path}')
+    finally:
+        finish_distributed()
     return metrics
 
 

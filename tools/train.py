@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from _common import add_common_arguments, load_config
+from _common import add_common_arguments, finish_distributed, load_config
 
 
 def parse_args(argv=None):
@@ -47,7 +47,10 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    Runner.from_cfg(cfg).train()
+    try:
+        Runner.from_cfg(cfg).train()
+    finally:
+        finish_distributed()
 
 
 if __name__ == '__main__':
