@@ -55,8 +55,15 @@ def add_common_arguments(parser):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
 
-def finish_distributed() -> None:
+def finish_distributed(succeeded: bool) -> None:
     """Tear down the process group, so gloo's threads are gone before the
-    interpreter exits (else a rank can abort with std::terminate at exit)."""
+    interpreter exits (else a rank can abort with std::terminate at exit).
+
+    After a successful run every rank first waits for the others, so no rank
+    tears down while another still talks to it; after a failure a rank leaves
+    at once rather than wait for peers that may never arrive.
+    """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if succeeded:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()

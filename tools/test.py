@@ -39,6 +39,7 @@ def main(argv=None):
             list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         )
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    succeeded = False
     try:
         runner = Runner.from_cfg(cfg)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
@@ -48,8 +49,9 @@ def main(argv=None):
             path = Path(cfg.work_dir) / 'test_metrics.json'
             path.write_text(json.dumps(metrics, indent=2, default=float))
             print(f'test metrics written to {path}')
+        succeeded = True
     finally:
-        finish_distributed()
+        finish_distributed(succeeded)
     return metrics
 
 

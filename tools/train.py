@@ -47,10 +47,12 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    succeeded = False
     try:
         Runner.from_cfg(cfg).train()
+        succeeded = True
     finally:
-        finish_distributed()
+        finish_distributed(succeeded)
 
 
 if __name__ == '__main__':
