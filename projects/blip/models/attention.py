@@ -5,9 +5,9 @@ than plain products when there are many keys. Measured on a 2-core AMD EPYC
 (Zen 5), one thread, per image:
 
 * the ViT's self-attention (577 tokens, 12 heads of 64) per layer: fused 12.7
-  ms in float32, the two products of each head by oneDNN 7.5 ms; in bfloat16
-  fused 13.5 ms, ``matmul`` + ``softmax`` + ``matmul`` (oneDNN's bfloat16
-  products) 5.6 ms;
+  ms in float32, the two products of each head by oneDNN 7.5 ms (taken with
+  one thread); in bfloat16 fused 13.5 ms, ``matmul`` + ``softmax`` +
+  ``matmul`` (oneDNN's bfloat16 products) 5.6 ms;
 * the decoder's cross-attention (the beams' queries against 577 image
   tokens) per layer and step, batch 8: fused 2.4 ms, ``matmul`` + ``softmax``
   + ``matmul`` 1.9 ms, which is the time to read the keys and values.
@@ -56,8 +56,15 @@ def attention(
         return F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout, is_causal=is_causal
         )
-    if mask is None and query.shape[-2] >= MANY_KEYS and onednn_inference(query, key, value):
+    # One thread only: with more, each of the loop's many small products is a
+    # parallel region whose threads wait for each other, and when another
+    # process takes a core every region stalls (measured: 10x slower with 2
+    # threads on a busy 2-core machine); the fused kernel is one region.
+    per_head = mask is None and query.shape[-2] >= MANY_KEYS and torch.get_num_threads() == 1
+    if per_head and onednn_inference(query, key, value):
         return _per_head_onednn(query, key, value)
+    if mask is None and query.shape[-2] >= MANY_KEYS and query.dtype == torch.float32:
+        return F.scaled_dot_product_attention(query, key, value)
     scores = torch.matmul(query * query.shape[-1] ** -0.5, key.transpose(-1, -2))
     if mask is not None:
         scores = scores.masked_fill(~mask, -float('inf'))
