@@ -12,6 +12,7 @@
 import importlib
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -23,6 +24,8 @@ import test_hf_parity_caption as hf_parity
 from blip.apis import get_model
 from blip.converters import hf_blip_to_blip
 from blip.models import GenerationConfig, TextDecoder, generate
+from blip.models import attention as attention_module
+from blip.models.attention import MANY_KEYS, attention
 from blip.models.generation import _Hypotheses, _pad_finished, _penalise
 from blip.models.linear import Linear, onednn_linear_available, uses_onednn
 from blip.registry import MODELS
@@ -204,6 +207,34 @@ def test_onednn_captions_equal_blas_captions():
     assert torch.equal(fast, blas)
     torch.testing.assert_close(fast_scores, blas_scores, rtol=1e-5, atol=1e-5)
     assert len({tuple(row) for row in fast.tolist()}) > 1
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+def test_attention_over_many_keys_equals_fused_kernel(threads):
+    generator = torch.Generator().manual_seed(4)
+    # The ViT's layout: heads of one (B, L, 3, H, d) projection, not contiguous.
+    qkv = torch.randn(2, MANY_KEYS + 5, 3, 3, 16, generator=generator).permute(2, 0, 3, 1, 4)
+    query, key, value = qkv[0], qkv[1], qkv[2]
+    few_queries = torch.randn(2, 3, 4, 16, generator=generator)  # decoder cross-attention
+    mask = torch.ones(2, 1, 1, MANY_KEYS + 5, dtype=torch.bool)
+    mask[1, ..., 50:] = False
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    original = attention_module._per_head_onednn
+    try:
+        with torch.no_grad(), mock.patch.object(attention_module, '_per_head_onednn', wraps=original) as spy:
+            for q, m in ((query, None), (few_queries, None), (few_queries, mask), (query, mask)):
+                fused = F.scaled_dot_product_attention(q, key, value, attn_mask=m)
+                torch.testing.assert_close(attention(q, key, value, m), fused, rtol=1e-5, atol=1e-6)
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                low = attention(query.bfloat16(), key.bfloat16(), value.bfloat16())
+    finally:
+        torch.set_num_threads(threads_before)
+    # The per-head oneDNN products run with one thread only (ViT layout, no mask).
+    assert spy.call_count == (1 if threads == 1 and onednn_linear_available() else 0)
+    torch.testing.assert_close(
+        low.float(), F.scaled_dot_product_attention(query, key, value), atol=0.05, rtol=0
+    )
 
 
 @pytest.mark.parametrize('build', [tiny_caption_config, tiny_vqa_config])
