@@ -281,6 +281,24 @@ def test_precision_is_a_model_option():
     assert model.precision == 'bfloat16'
 
 
+def test_infer_tool_takes_the_precision(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    infer = importlib.import_module('infer')
+    image = 'demo/large-blue-circle.png'
+    from blip.models import blip_caption
+
+    with mock.patch.object(
+        blip_caption, 'inference_precision', wraps=blip_caption.inference_precision
+    ) as spy:
+        results = infer.main(['blip-tiny_shapes_caption', image, '--precision', 'bfloat16'])
+    assert spy.call_args.args[0] == 'bfloat16'
+    assert results[0]['pred_caption'] and capsys.readouterr().out.startswith(image)
+    with pytest.raises(SystemExit):
+        infer.parse_args(['blip-tiny_shapes_caption', image, '--precision', 'half'])
+    assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
 def test_benchmark_tool_runs_and_reports(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
     benchmark = importlib.import_module('benchmark')
