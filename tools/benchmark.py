@@ -35,20 +35,23 @@ Decoding, the same numbers on both sides (both count the prompt tokens):
   do the same search.
 
 Each side runs in its own process (so that peak memory is its own), with the
-same ``torch.set_num_threads``; the runs alternate between the sides, each
-side has one untimed warm-up run, and the report gives the median of
-``--repeats`` timed runs. Peak memory is the peak during a run above the
-memory held before it: on CPU the resident set (``VmHWM`` reset through
-``/proc/self/clear_refs``, after ``malloc_trim`` returned the memory glibc
-kept from earlier frees), on GPU ``torch.cuda.max_memory_allocated``. The script checks that both sides give
-the same token sequences (up to the end token: transformers pads finished
-beams with it), and with ``--low-precision`` reports our model at lower
-precision against our float32 captions: speed-up, identical captions and
-CIDEr (pycocoevalcap's CIDEr-D on the lower-cased captions, float32 captions
-as references), on the random model and on the trained tiny shapes captioner
-of ``checkpoints/`` (random weights give nearly flat next-token
-distributions, where rounding flips choices far more often than in a
-trained model).
+same ``torch.set_num_threads``; each side has one untimed warm-up run at the
+smallest batch size, then the runs alternate between the sides and the report
+gives the median of ``--repeats`` timed runs. On a machine shared with other
+jobs prefer ``--threads 1``: with more threads every operation waits for all of
+them, and one taken by another process stalls it. Peak memory is the peak
+during a run above the memory held before it: on CPU the resident set
+(``VmHWM`` reset through ``/proc/self/clear_refs``, after ``malloc_trim``
+returned the memory glibc kept from earlier frees), on GPU
+``torch.cuda.max_memory_allocated``. The script checks that both sides give
+the same captions (token sequences up to the end token: transformers pads
+finished beams with it) and answers, and with ``--low-precision`` reports our
+model at lower precision against its float32 outputs: speed-up, identical
+captions and CIDEr (pycocoevalcap's CIDEr-D on the lower-cased captions,
+float32 captions as references), on the random model and on the trained tiny
+shapes captioner of ``checkpoints/`` (random weights give nearly flat
+next-token distributions, where rounding flips choices far more often than in
+a trained model).
 
 The last line reads ``caption speedup vs transformers: X.XXx (identical
 captions N/N)``, where the speed-up is the lowest over the batch sizes.
