@@ -336,6 +336,10 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
     device = torch.device(args.device)
     build = build_hf if side == 'transformers' else build_ours
     model = build(task, args.size, args.seed, args.eos_bias).to(device)
+    if side != 'transformers':
+        from blip.models import pack_for_cpu_inference
+
+        pack_for_cpu_inference(model)  # what the inferencers do on CPU (a no-op on a GPU)
     tokenizer = None
     if side == 'transformers':
         from blip.models import BlipTokenizer

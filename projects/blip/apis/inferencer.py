@@ -10,6 +10,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from PIL import Image
 
+from blip.models import pack_for_cpu_inference
 from blip.registry import TRANSFORMS
 
 ImageInput = str | os.PathLike | np.ndarray | Image.Image
@@ -29,12 +30,16 @@ class Inferencer:
 
     Args:
         model: A model from :func:`blip.get_model` (it carries ``_config``).
+            It is put in eval mode and, on CPU, its linear layers' weights
+            are packed for oneDNN (:func:`blip.models.pack_for_cpu_inference`:
+            same outputs, faster; ``model.train()`` or ``model.to(...)``
+            unpacks them).
     """
 
     def __init__(self, model: torch.nn.Module):
         if not hasattr(model, '_config'):
             raise ValueError('the model has no _config: build it with blip.get_model(...)')
-        self.model = model.eval()
+        self.model = pack_for_cpu_inference(model.eval())
         with DefaultScope.overwrite_default_scope('blip'):
             self.pipeline = [TRANSFORMS.build(t) for t in model._config.test_dataloader.dataset.pipeline]
 

@@ -10,6 +10,7 @@ from .generation import GenerationConfig, generate
 from .grounding_head import GroundingHead
 from .itc_head import ITCHead
 from .itm_head import ITMHead
+from .linear import pack_for_cpu_inference
 from .seq_gen_head import SeqGenerationHead
 from .text_decoder import TextDecoder
 from .text_transformer import DecodingCache, TextConfig, TextTransformer
@@ -37,4 +38,5 @@ __all__ = [
     'VQAHead',
     'VisionTransformer',
     'generate',
+    'pack_for_cpu_inference',
 ]

@@ -13,8 +13,9 @@ class LMPrediction(nn.Module):
     def __init__(self, config: TextConfig):
         super().__init__()
         self.transform = nn.Sequential()
-        self.transform.dense = Linear(config.hidden_size, config.hidden_size)
-        self.transform.transform_act_fn = ACTIVATIONS[config.hidden_act]()
+        self.transform.dense = Linear(
+            config.hidden_size, config.hidden_size, activation=ACTIVATIONS[config.hidden_act]
+        )
         self.transform.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.decoder = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))

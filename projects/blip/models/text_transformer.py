@@ -83,7 +83,8 @@ class TextConfig:
         return self.hidden_size // self.num_attention_heads
 
 
-ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU, 'gelu_new': lambda: nn.GELU('tanh')}
+#: BERT's ``hidden_act`` names -> the activation names of :class:`Linear`.
+ACTIVATIONS = {'gelu': 'gelu', 'relu': 'relu', 'gelu_new': 'gelu_tanh'}
 
 
 class DecodingCache:
@@ -222,8 +223,9 @@ class TextLayer(nn.Module):
             twin = config.nlvr
             self.crossattention = AttentionBlock(config, cross=True, twin=twin, merge=twin and index >= 6)
         self.intermediate = nn.Sequential()
-        self.intermediate.dense = Linear(config.hidden_size, config.intermediate_size)
-        self.intermediate.act = ACTIVATIONS[config.hidden_act]()
+        self.intermediate.dense = Linear(
+            config.hidden_size, config.intermediate_size, activation=ACTIVATIONS[config.hidden_act]
+        )
         self.output = ResidualOutput(config.intermediate_size, config)
 
     def forward(
