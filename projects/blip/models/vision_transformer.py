@@ -68,7 +68,7 @@ class FFN(nn.Module):
     def __init__(self, embed_dims: int, feedforward_channels: int, drop: float):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Sequential(Linear(embed_dims, feedforward_channels), nn.GELU(), nn.Dropout(drop)),
+            nn.Sequential(Linear(embed_dims, feedforward_channels, activation='gelu'), nn.Dropout(drop)),
             Linear(feedforward_channels, embed_dims),
             nn.Dropout(drop),
         )
