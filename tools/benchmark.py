@@ -12,7 +12,9 @@ end-of-sequence logit raised by ``--eos-bias`` so that captions end at lengths
 that differ between images (with plain random weights no beam ever ends before
 ``max_length``). Transformers' weights go into ours through our converter
 (``hf_blip_to_blip``). Both run on the same random images, and the same
-questions.
+questions. Ours runs as the inferencers run it: on CPU with its linear layers'
+weights packed for oneDNN once (``pack_for_cpu_inference``), a step of model
+loading that is not timed, as transformers' model building is not.
 
 Decoding, the same numbers on both sides (both count the prompt tokens):
 
