@@ -154,3 +154,20 @@ def test_inferencer_packs_cpu_models():
     assert not any(layer.packed for layer in linears(model))
     inferencer = build_inferencer(model)
     assert all(layer.packed for layer in linears(inferencer.model))
+
+
+def test_a_weakly_referenced_weight_is_packed_as_a_copy():
+    import weakref
+
+    torch.manual_seed(0)
+    layer = Linear(16, 8).eval()
+    weight = layer.weight
+    ref = weakref.ref(weight)
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        expected = layer(x)
+        pack_for_cpu_inference(layer)
+        assert layer.packed and torch.equal(layer(x), expected)
+    assert ref() is weight and not weight.is_mkldnn
+    layer.train()
+    assert layer.weight is weight

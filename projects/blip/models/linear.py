@@ -30,6 +30,7 @@ Parameter names are ``nn.Linear``'s, so checkpoints are unaffected.
 
 import collections
 import functools
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -132,7 +133,8 @@ class Linear(nn.Linear):
             return
         with torch.no_grad():
             packed = nn.Parameter(torch.ops.mkldnn._reorder_linear_weight(weight), requires_grad=False)
-        if shared:
+        # A weight something holds a weak reference to cannot be swapped in place.
+        if shared or weakref.getweakrefcount(weight):
             self.__dict__['_shared_weight'] = weight  # not registered: state_dict stays the same
             self.weight = packed
         else:
