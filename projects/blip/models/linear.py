@@ -50,14 +50,13 @@ def onednn_linear_available() -> bool:
 
 def onednn_inference(*tensors: torch.Tensor) -> bool:
     """Whether products of ``tensors`` may run on oneDNN: float32 on CPU, inference, no autocast."""
-    return (
-        all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in tensors)
-        and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled('cpu')
-        and torch.backends.mkldnn.is_available()
-        and torch.backends.mkldnn.enabled
-        and onednn_linear_available()
-    )
+    # Called for every product while decoding: cheapest checks first, no generator.
+    if torch.is_grad_enabled() or torch.is_autocast_enabled('cpu') or not torch.backends.mkldnn.enabled:
+        return False
+    for t in tensors:
+        if t.dtype != torch.float32 or t.device.type != 'cpu':
+            return False
+    return torch.backends.mkldnn.is_available() and onednn_linear_available()
 
 
 def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
