@@ -171,3 +171,21 @@ def test_a_weakly_referenced_weight_is_packed_as_a_copy():
     assert ref() is weight and not weight.is_mkldnn
     layer.train()
     assert layer.weight is weight
+
+
+def test_a_packed_model_deep_copies():
+    import copy
+
+    model = pack_for_cpu_inference(tiny_model())
+    duplicate = copy.deepcopy(model)
+    assert all(layer.packed for layer in linears(model)) and all(layer.packed for layer in linears(duplicate))
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.equal(duplicate.generate(images)[0], model.generate(images)[0])
+    duplicate.train()
+    decoder = duplicate.seq_gen_head.decoder
+    assert decoder.cls.predictions.decoder.weight is decoder.bert.embeddings.word_embeddings.weight
+    assert (
+        decoder.cls.predictions.decoder.weight
+        is not model.seq_gen_head.decoder.bert.embeddings.word_embeddings.weight
+    )

@@ -29,6 +29,7 @@ Parameter names are ``nn.Linear``'s, so checkpoints are unaffected.
 """
 
 import collections
+import copy
 import functools
 import weakref
 
@@ -152,6 +153,23 @@ class Linear(nn.Linear):
         else:
             plain = nn.Parameter(self.weight.to_dense(), requires_grad=self.__dict__.pop('_requires_grad'))
             torch.utils.swap_tensors(self.weight, plain)
+
+    def __deepcopy__(self, memo):
+        # Packed tensors cannot be copied: copy the plain layer, then pack both.
+        shared = '_shared_weight' in self.__dict__
+        packed = self.packed
+        self.unpack()
+        try:
+            duplicate = self.__class__.__new__(self.__class__)
+            memo[id(self)] = duplicate
+            for name, value in self.__dict__.items():
+                duplicate.__dict__[name] = copy.deepcopy(value, memo)
+        finally:
+            if packed:
+                self.pack(shared)
+        if packed:
+            duplicate.pack(shared)
+        return duplicate
 
     def train(self, mode: bool = True):
         if mode:
