@@ -189,3 +189,20 @@ def test_a_packed_model_deep_copies():
         decoder.cls.predictions.decoder.weight
         is not model.seq_gen_head.decoder.bert.embeddings.word_embeddings.weight
     )
+
+
+def test_lower_precision_unpacks_and_the_inferencer_packs_float32_only():
+    from blip.apis import build_inferencer
+
+    model = pack_for_cpu_inference(tiny_model())
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    model.precision = 'bfloat16'
+    assert not any(layer.packed for layer in linears(model))
+    with torch.no_grad():
+        model.generate(images)  # autocast computes from the plain weights
+    with pytest.raises(ValueError, match='precision must be one of'):
+        model.precision = 'int8'
+
+    config = str(Path(__file__).parent / 'data/configs/tiny_caption.py')
+    low = blip.get_model(config, precision='bfloat16')
+    assert not any(layer.packed for layer in linears(build_inferencer(low).model))

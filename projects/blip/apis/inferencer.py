@@ -30,8 +30,8 @@ class Inferencer:
 
     Args:
         model: A model from :func:`blip.get_model` (it carries ``_config``).
-            It is put in eval mode and, on CPU, its linear layers' weights
-            are packed for oneDNN (:func:`blip.models.pack_for_cpu_inference`:
+            It is put in eval mode and, on CPU at float32, its linear layers'
+            weights are packed for oneDNN (:func:`blip.models.pack_for_cpu_inference`:
             same outputs, faster; ``model.train()`` or ``model.to(...)``
             unpacks them).
     """
@@ -39,7 +39,9 @@ class Inferencer:
     def __init__(self, model: torch.nn.Module):
         if not hasattr(model, '_config'):
             raise ValueError('the model has no _config: build it with blip.get_model(...)')
-        self.model = pack_for_cpu_inference(model.eval())
+        self.model = model.eval()
+        if getattr(model, 'precision', 'float32') == 'float32':
+            pack_for_cpu_inference(model)
         with DefaultScope.overwrite_default_scope('blip'):
             self.pipeline = [TRANSFORMS.build(t) for t in model._config.test_dataloader.dataset.pipeline]
 

@@ -7,11 +7,11 @@ from mmpretrain.structures import DataSample
 from blip.registry import MODELS, TOKENIZER
 
 from .generation import GenerationConfig
-from .precision import check_precision, inference_precision
+from .precision import InferencePrecision, inference_precision
 
 
 @MODELS.register_module()
-class BlipCaption(BaseModel):
+class BlipCaption(InferencePrecision, BaseModel):
     """BLIP captioning model.
 
     Training: teacher-forced language-model loss on ``prompt + caption`` with
@@ -62,7 +62,7 @@ class BlipCaption(BaseModel):
         generation_cfg.setdefault('num_return_sequences', num_captions)
         self.generation_cfg = GenerationConfig(**generation_cfg)
         self.num_captions = self.generation_cfg.num_return_sequences
-        self.precision = check_precision(precision)
+        self.precision = precision
 
     def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
         """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data samples with

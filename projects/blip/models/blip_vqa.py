@@ -9,11 +9,11 @@ from mmpretrain.structures import DataSample
 
 from blip.registry import MODELS, TOKENIZER
 
-from .precision import check_precision, inference_precision
+from .precision import InferencePrecision, inference_precision
 
 
 @MODELS.register_module()
-class BlipVQA(BaseModel):
+class BlipVQA(InferencePrecision, BaseModel):
     """BLIP VQA model; parameter names and results are mmpretrain's ``BlipVQA``'s.
 
     The question, ``[ENC]`` first, is encoded with cross-attention to the
@@ -59,7 +59,7 @@ class BlipVQA(BaseModel):
         self.multimodal_backbone = MODELS.build(multimodal_backbone)
         self.vqa_head = MODELS.build(head)
         self._candidates: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.precision = check_precision(precision)
+        self.precision = precision
 
     def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
         """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data samples with

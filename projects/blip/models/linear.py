@@ -208,3 +208,11 @@ def pack_for_cpu_inference(model: nn.Module) -> nn.Module:
         if isinstance(module, Linear):
             module.pack(shared=owners[id(module.weight)] > 1)
     return model
+
+
+def unpack_linear_weights(model: nn.Module) -> nn.Module:
+    """Undo :func:`pack_for_cpu_inference`: plain weights in every :class:`Linear`. Returns ``model``."""
+    for module in model.modules():
+        if isinstance(module, Linear):
+            module.unpack()
+    return model
