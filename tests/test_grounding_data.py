@@ -1,4 +1,5 @@
-"""RefCOCO/+/g data, grounding augmentations, the grounding metric, inference and drawing."""
+"""RefCOCO/+/g data, grounding augmentations, the box head's loss and start for training
+from scratch, the grounding metric, inference and drawing."""
 
 import importlib.util
 import json
@@ -350,3 +351,46 @@ def test_items_equal_those_of_mmpretrains_refcoco_dataset(config):
         for key in ('img_path', 'image_id', 'ann_id', 'text'):
             assert mine[key] == theirs[key], key
         np.testing.assert_array_equal(mine['gt_bboxes'], theirs['gt_bboxes'])
+
+
+def test_loss_over_the_bins_equals_the_masked_vocabulary_loss():
+    torch.manual_seed(0)
+    head = randomize(blip.get_model(TINY_CONFIG), std=0.2).grounding_head.eval()  # no dropout
+    memory, mask = torch.randn(2, 20, 32), torch.ones(2, 20, dtype=torch.long)
+    boxes = torch.tensor([[0.5, 0.4, 0.3, 0.2], [0.25, 0.75, 0.5, 0.1]])
+    targets = head.box_tokens(boxes)
+    tokens = torch.cat([head.prefix_ids.view(1, 1).expand(2, 1), targets], dim=1)
+    vocabulary = head.box_logits(tokens, memory, mask)
+    bins = slice(head.bin_start_id, head.bin_start_id + head.num_bins + 1)
+    torch.testing.assert_close(head.bin_logits(tokens, memory, mask), vocabulary[..., bins])
+    # mmpretrain's loss: cross-entropy over the whole masked vocabulary.
+    reference = torch.nn.functional.cross_entropy(vocabulary[:, :-1].flatten(0, 1), targets.flatten())
+    reference.backward()
+    expected = {n: p.grad.clone() for n, p in head.named_parameters() if p.grad is not None}
+    head.zero_grad()
+    loss = head.loss(memory, mask, boxes)['loss_seq_init']
+    loss.backward()
+    torch.testing.assert_close(loss, reference)
+    assert {n for n, p in head.named_parameters() if p.grad is not None} == set(expected)
+    for name, grad in expected.items():
+        torch.testing.assert_close(head.get_parameter(name).grad, grad, rtol=1e-5, atol=1e-7)
+
+
+def test_sincos_bin_embeddings_for_training_from_scratch():
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    default = blip.get_model(cfg)
+    cfg.model.head.bin_embed_init = 'sincos'
+    head = blip.get_model(cfg).grounding_head
+    assert head.state_dict().keys() == default.grounding_head.state_dict().keys()
+    bins = slice(head.bin_start_id, head.bin_start_id + head.num_bins + 1)
+    codes = head.decoder.bert.embeddings.word_embeddings.weight[bins].detach()
+    assert codes.shape == (641, 32)
+    # Bin b: sin(b * w_k) and cos(b * w_k), w_k = 1 / 100 ** (k / 16); the output
+    # projection shares the weights, so neighbouring bins start with close logits.
+    omega = 1 / 100 ** (torch.arange(16) / 16)
+    torch.testing.assert_close(codes[3], torch.cat([(3 * omega).sin(), (3 * omega).cos()]))
+    assert torch.equal(head.decoder.cls.predictions.decoder.weight[bins], codes)
+    assert (codes[1:] - codes[:-1]).norm(dim=1).max() < (codes[0] - codes[20]).norm()
+    cfg.model.head.bin_embed_init = 'ordinal'
+    with pytest.raises(ValueError, match="bin_embed_init must be None or 'sincos'"):
+        blip.get_model(cfg)

@@ -2,25 +2,22 @@
 the held-out split (testA), test on two processes — through the tools and
 dataset classes users run on RefCOCO.
 
-The config's schedule (30 epochs, about 4 CPU minutes) is what it takes the tiny
-model to find the named shape, more than the suite can spend: by default the
-tools run one epoch, enough to check that training, testing and two processes
-work; ``BLIP_SLOW_TESTS=1`` also trains the full schedule and checks the
-accuracy against a fixed box.
+The config's own schedule (8 epochs, about a CPU minute) trains the tiny model
+far above a box that ignores image and expression; the two-process test reuses
+its checkpoint.
 """
 
 import json
-import os
 import pickle
 
 import pytest
 import torch
+from mmengine.config import Config
 from torchvision.ops import box_iou
 
-from shapes_e2e import data_root_options, dist_test_metrics, evaluate_checkpoint, train_model
+from shapes_e2e import REPO, data_root_options, dist_test_metrics, evaluate_checkpoint, train_model
 
 CONFIG = 'configs/blip/blip-tiny_shapes_refcoco.py'
-ONE_EPOCH = ['train_cfg.max_epochs=1', 'param_scheduler.1.end=1', 'default_hooks.checkpoint.interval=1']
 
 
 @pytest.fixture(scope='module')
@@ -29,15 +26,15 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def one_epoch(options, tmp_path_factory):
+def trained(options, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('grounding')
-    train_model(CONFIG, work_dir, [*options, *ONE_EPOCH])
-    return work_dir / 'epoch_1.pth'
+    train_model(CONFIG, work_dir, options)
+    return work_dir / f'epoch_{Config.fromfile(REPO / CONFIG).train_cfg.max_epochs}.pth'
 
 
 @pytest.fixture(scope='module')
-def metrics(one_epoch, options, tmp_path_factory):
-    return evaluate_checkpoint(CONFIG, one_epoch, tmp_path_factory.mktemp('grounding_test'), options)
+def metrics(trained, options, tmp_path_factory):
+    return evaluate_checkpoint(CONFIG, trained, tmp_path_factory.mktemp('grounding_test'), options)
 
 
 def referred_boxes(root, split: str) -> torch.Tensor:
@@ -74,24 +71,20 @@ def fixed_box_accuracy(root, image_size: int = 96) -> float:
     )
 
 
-def test_one_epoch_trains_and_tests(metrics):
+def test_metrics_of_the_trained_model(metrics):
     assert set(metrics) == {'grounding/accuracy', 'grounding/miou'}
     assert all(0 <= value <= 100 for value in metrics.values())
 
 
-def test_two_process_test_equals_one_process(one_epoch, metrics, options, tmp_path):
-    # 81 testA expressions on 2 processes: nothing may be dropped or counted twice.
-    two_processes, _ = dist_test_metrics(CONFIG, one_epoch, tmp_path, options, port=29651)
-    assert two_processes == pytest.approx(metrics, abs=1e-9)
-
-
-@pytest.mark.skipif(
-    not os.environ.get('BLIP_SLOW_TESTS'), reason='about 4 CPU minutes; set BLIP_SLOW_TESTS=1'
-)
-def test_full_schedule_far_above_a_fixed_box(options, shapes_root, tmp_path):
-    train_model(CONFIG, tmp_path, options)
-    metrics = evaluate_checkpoint(CONFIG, tmp_path / 'epoch_30.pth', tmp_path / 'test', options)
+def test_far_above_a_fixed_box(metrics, shapes_root):
+    # Seeds 0-7 of this config: 38.3-56.8% (mean 46.9%) against the fixed box's 3.7%.
     baseline = fixed_box_accuracy(shapes_root)
-    print('shapes grounding test, full schedule:', metrics, 'fixed-box baseline:', baseline)
+    print('shapes grounding test:', metrics, 'fixed-box baseline:', baseline)
     assert metrics['grounding/accuracy'] > 2 * baseline
-    assert metrics['grounding/accuracy'] > baseline + 6
+    assert metrics['grounding/accuracy'] > baseline + 15
+
+
+def test_two_process_test_equals_one_process(trained, metrics, options, tmp_path):
+    # 81 testA expressions on 2 processes: nothing may be dropped or counted twice.
+    two_processes, _ = dist_test_metrics(CONFIG, trained, tmp_path, options, port=29651)
+    assert two_processes == pytest.approx(metrics, abs=1e-9)

@@ -190,3 +190,23 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 50
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
+
+
+def test_sincos_position_embeddings_for_training_from_scratch():
+    args = {k: v for k, v in TINY_VIT.items() if k != 'type'} | dict(img_size=96)
+    torch.manual_seed(0)
+    default = VisionTransformer(**args)
+    torch.manual_seed(0)
+    sincos = VisionTransformer(**args, pos_embed_init='sincos', pos_embed_temperature=100)
+    assert sincos.state_dict().keys() == default.state_dict().keys()
+    assert default.pos_embed.std() < 0.03  # N(0, 0.02) unless asked otherwise
+    grid = sincos.pos_embed.detach()[0]
+    assert grid.shape == (37, 32) and torch.equal(grid[0], torch.zeros(32))  # [CLS], then a 6 x 6 grid
+    cells = grid[1:].view(6, 6, 32)
+    rows, cols = cells[..., :16], cells[..., 16:]
+    assert torch.equal(rows, rows[:, :1].expand(-1, 6, -1)) and torch.equal(cols, cols[:1].expand(6, -1, -1))
+    # Row r: sin(r * w_k) and cos(r * w_k) with w_k = 1 / 100 ** (k / 8).
+    omega = 1 / 100 ** (torch.arange(8) / 8)
+    torch.testing.assert_close(rows[2, 0], torch.cat([(2 * omega).sin(), (2 * omega).cos()]))
+    with pytest.raises(ValueError, match="pos_embed_init must be 'trunc_normal' or 'sincos'"):
+        VisionTransformer(**args, pos_embed_init='sine')

@@ -38,6 +38,30 @@ def resize_pos_embed(
     return torch.cat([extra, grid.flatten(2).transpose(1, 2)], dim=1)
 
 
+def sincos_pos_embed(
+    grid: tuple[int, int], dims: int, temperature: float = 10000.0, num_extra_tokens: int = 1
+) -> torch.Tensor:
+    """2-D sine-cosine position embeddings (1, extra + H * W, dims), as MAE and MoCo v3 build them.
+
+    The first half of the channels encodes the row, the second the column, each
+    as sines and cosines of ``dims / 4`` frequencies ``1 / temperature ** (k / (dims / 4))``;
+    the extra (class) tokens get zeros.
+    """
+    if dims % 4:
+        raise ValueError(f'sine-cosine position embeddings need embed_dims divisible by 4, got {dims}')
+    omega = 1.0 / temperature ** (torch.arange(dims // 4, dtype=torch.float64) / (dims // 4))
+    rows, cols = torch.meshgrid(
+        torch.arange(grid[0], dtype=torch.float64), torch.arange(grid[1], dtype=torch.float64), indexing='ij'
+    )
+    parts = []
+    for position in (rows.flatten(), cols.flatten()):
+        angles = position[:, None] * omega[None]
+        parts += [angles.sin(), angles.cos()]
+    grid_embed = torch.cat(parts, dim=1)
+    extra = grid_embed.new_zeros(num_extra_tokens, dims)
+    return torch.cat([extra, grid_embed]).float()[None]
+
+
 class PatchEmbed(nn.Module):
     def __init__(self, patch_size: int, embed_dims: int):
         super().__init__()
@@ -132,6 +156,15 @@ class VisionTransformer(nn.Module):
         drop_rate: Dropout after attention and FFN.
         drop_path_rate: Stochastic depth, increasing linearly to this value.
         with_cp: Gradient checkpointing of each layer while training.
+        pos_embed_init: How a model trained from scratch starts its position
+            embeddings: ``'trunc_normal'`` (ViT's and mmpretrain's, N(0, 0.02))
+            or ``'sincos'`` (2-D sine-cosine values, as MAE and MoCo v3: a
+            small model trained briefly knows where each patch is from the
+            first step). Loaded checkpoints overwrite either.
+        pos_embed_temperature: The ``'sincos'`` frequencies run from 1 down
+            to about ``1 / pos_embed_temperature`` per patch (MAE's 10000); a
+            small grid uses more of its channels with a smaller value (the
+            tiny shapes grounding model's 12 x 12 grid: 100).
     """
 
     def __init__(
@@ -143,6 +176,8 @@ class VisionTransformer(nn.Module):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         with_cp: bool = False,
+        pos_embed_init: str = 'trunc_normal',
+        pos_embed_temperature: float = 10000.0,
     ):
         super().__init__()
         if out_type != 'raw':
@@ -161,7 +196,16 @@ class VisionTransformer(nn.Module):
             ViTLayer(dims, spec['num_heads'], spec['feedforward_channels'], drop_rate, p) for p in drop_paths
         )
         self.ln1 = nn.LayerNorm(dims, eps=1e-6)
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if pos_embed_init == 'sincos':
+            with torch.no_grad():
+                self.pos_embed.copy_(sincos_pos_embed(self.patch_grid, dims, pos_embed_temperature))
+        elif pos_embed_init == 'trunc_normal':
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        else:
+            raise ValueError(
+                f"VisionTransformer: pos_embed_init must be 'trunc_normal' or 'sincos', "
+                f'got {pos_embed_init!r}'
+            )
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.layers.apply(_init_vit_weights)
         self._register_load_state_dict_pre_hook(self._resize_checkpoint_pos_embed)
