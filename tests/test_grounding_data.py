@@ -373,7 +373,8 @@ def test_loss_over_the_bins_equals_the_masked_vocabulary_loss():
     torch.testing.assert_close(loss, reference)
     assert {n for n, p in head.named_parameters() if p.grad is not None} == set(expected)
     for name, grad in expected.items():
-        torch.testing.assert_close(head.get_parameter(name).grad, grad, rtol=1e-5, atol=1e-7)
+        # Float rounding only: the two losses sum the same terms in different orders.
+        torch.testing.assert_close(head.get_parameter(name).grad, grad, rtol=1e-5, atol=1e-6)
 
 
 def test_sincos_bin_embeddings_for_training_from_scratch():
