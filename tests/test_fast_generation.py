@@ -10,6 +10,7 @@
 """
 
 import importlib
+import os
 import re
 from pathlib import Path
 from unittest import mock
@@ -222,6 +223,7 @@ def test_attention_over_many_keys_equals_fused_kernel(threads):
     torch.set_num_threads(threads)
     original = attention_module._per_head_onednn
     try:
+        per_head = onednn_linear_available() and attention_module._threads_have_own_cores()
         with torch.no_grad(), mock.patch.object(attention_module, '_per_head_onednn', wraps=original) as spy:
             for q, m in ((query, None), (few_queries, None), (few_queries, mask), (query, mask)):
                 fused = F.scaled_dot_product_attention(q, key, value, attn_mask=m)
@@ -230,11 +232,27 @@ def test_attention_over_many_keys_equals_fused_kernel(threads):
                 low = attention(query.bfloat16(), key.bfloat16(), value.bfloat16())
     finally:
         torch.set_num_threads(threads_before)
-    # The per-head oneDNN products run with one thread only (ViT layout, no mask).
-    assert spy.call_count == (1 if threads == 1 and onednn_linear_available() else 0)
+    # The per-head oneDNN products run for the ViT layout without a mask only.
+    assert spy.call_count == (1 if per_head else 0)
     torch.testing.assert_close(
         low.float(), F.scaled_dot_product_attention(query, key, value), atol=0.05, rtol=0
     )
+
+
+@pytest.mark.parametrize(
+    'threads, local_processes, own_cores',
+    [(1, '2', True), (2, None, True), (2, '1', True), (2, '2', False), (3, None, False)],
+)
+def test_per_head_products_need_cores_of_their_own(monkeypatch, threads, local_processes, own_cores):
+    # Two cores; LOCAL_WORLD_SIZE is how many processes of the job torchrun
+    # started on this machine.
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+    if local_processes is None:
+        monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    else:
+        monkeypatch.setenv('LOCAL_WORLD_SIZE', local_processes)
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: threads)
+    assert attention_module._threads_have_own_cores() is own_cores
 
 
 @pytest.mark.parametrize('build', [tiny_caption_config, tiny_vqa_config])

@@ -4,10 +4,10 @@ PyTorch's fused CPU kernel (``F.scaled_dot_product_attention``) is slower
 than plain products when there are many keys. Measured on a 2-core AMD EPYC
 (Zen 5), one thread, per image:
 
-* the ViT's self-attention (577 tokens, 12 heads of 64) per layer: fused 12.7
-  ms in float32, the two products of each head by oneDNN 7.5 ms (taken with
-  one thread); in bfloat16 fused 13.5 ms, ``matmul`` + ``softmax`` +
-  ``matmul`` (oneDNN's bfloat16 products) 5.6 ms;
+* the ViT's self-attention (577 tokens, 12 heads of 64) per layer: fused 11.6
+  ms in float32, the two products of each head by oneDNN 6.7 ms (with two
+  threads 7.1 and 4.3 ms); in bfloat16 fused 13.5 ms, ``matmul`` +
+  ``softmax`` + ``matmul`` (oneDNN's bfloat16 products) 5.6 ms;
 * the decoder's cross-attention (the beams' queries against 577 image
   tokens) per layer and step, batch 8: fused 2.4 ms, ``matmul`` + ``softmax``
   + ``matmul`` 1.9 ms, which is the time to read the keys and values.
@@ -15,6 +15,8 @@ than plain products when there are many keys. Measured on a 2-core AMD EPYC
 Everything else (training, dropout, causal masks, few keys, GPUs) takes the
 fused kernel. The results equal the fused kernel's to float rounding.
 """
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -56,11 +58,7 @@ def attention(
         return F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout, is_causal=is_causal
         )
-    # One thread only: with more, each of the loop's many small products is a
-    # parallel region whose threads wait for each other, and when another
-    # process takes a core every region stalls (measured: 10x slower with 2
-    # threads on a busy 2-core machine); the fused kernel is one region.
-    per_head = mask is None and query.shape[-2] >= MANY_KEYS and torch.get_num_threads() == 1
+    per_head = mask is None and query.shape[-2] >= MANY_KEYS and _threads_have_own_cores()
     if per_head and onednn_inference(query, key, value):
         return _per_head_onednn(query, key, value)
     if mask is None and query.shape[-2] >= MANY_KEYS and query.dtype == torch.float32:
@@ -69,6 +67,25 @@ def attention(
     if mask is not None:
         scores = scores.masked_fill(~mask, -float('inf'))
     return torch.matmul(scores.softmax(dim=-1), value)
+
+
+def _threads_have_own_cores() -> bool:
+    """Whether no other process of this job runs threads on this process's cores.
+
+    Each of the per-head loop's small products is a parallel region whose
+    threads wait for each other. Two processes sharing cores with more threads
+    than the cores (e.g. two ranks with two threads each on two cores) make
+    every region wait for a descheduled thread: measured 3x slower than the
+    fused kernel (one region per call). A single process is not hurt by other
+    work on the machine: with another two-thread job on the 2-core EPYC the
+    loop still took 8.9 ms per ViT layer against the fused kernel's 16.6.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        return True
+    local_processes = int(os.environ.get('LOCAL_WORLD_SIZE', '1'))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    return threads * local_processes <= cores
 
 
 def _per_head_onednn(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
