@@ -1,7 +1,7 @@
 """Captioning and VQA speed against Hugging Face transformers' BLIP on identical weights.
 
-    python tools/benchmark.py --repeats 5                      # CPU, all cores, batch 1 and 8 (the README's table)
-    python tools/benchmark.py --threads 1 --repeats 3          # one core per side
+    python tools/benchmark.py --repeats 5              # CPU, all cores, batch 1 and 8 (the README)
+    python tools/benchmark.py --threads 1 --repeats 3  # one core per side
     python tools/benchmark.py --device cuda --low-precision bfloat16 float16
 
 Each task builds BLIP-base at full size (ViT-B/16, BERT-base) twice, as
