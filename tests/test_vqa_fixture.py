@@ -19,6 +19,7 @@ from mmpretrain.structures import DataSample
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
 from blip.checkpoint import load_state_dict_strict
+from blip.models import vqa_head as vqa_head_module
 from blip.registry import MODELS
 from fixture_weights import DATA, fixture_config, load_fixture, load_json, load_recipe_weights
 from tiny_models import TINY_VIT, tiny_vqa_config
@@ -188,6 +189,30 @@ def test_rank_candidates_scores_and_answers(models, inputs, reference, variant):
         order = own_scores.argsort(descending=True)
         assert sample.pred_top_answers == [inputs['answer_list'][i] for i in own_indices[order]]
         torch.testing.assert_close(torch.tensor(sample.pred_top_scores), own_scores[order])
+
+
+def test_rank_scores_a_few_questions_at_a_time(models, inputs, monkeypatch):
+    model = models['rank']
+    candidate_ids, candidate_mask = model.answer_candidates(torch.device('cpu'))
+    k = model.vqa_head.num_ans_candidates
+    with torch.no_grad():
+        states, mask = model.encode_questions(inputs['images'], inputs['question'])
+        at_once = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
+        # Logits of one question's candidates exceed the budget: one question at a time.
+        monkeypatch.setattr(vqa_head_module, 'RANK_LOGITS_BYTES', 1)
+        rows = []
+        hook = model.vqa_head.decoder.register_forward_hook(lambda m, args, out: rows.append(len(args[0])))
+        try:
+            chunked = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
+        finally:
+            hook.remove()
+    assert len(states) == 2 and rows == [
+        2,
+        k,
+        k,
+    ]  # first tokens of both questions, then each one's candidates
+    assert torch.equal(chunked[0], at_once[0])
+    torch.testing.assert_close(chunked[1], at_once[1], rtol=0, atol=1e-5)
 
 
 def test_ranked_answers_do_not_depend_on_the_other_questions(models, inputs):

@@ -12,6 +12,11 @@ from .generation import GenerationConfig, generate
 
 INFERENCE_METHODS = ('generate', 'rank')
 
+#: Rank mode scores the candidates of as many questions at a time as keep
+#: their logits (candidates x tokens x vocabulary, float32) within this size:
+#: all at once, 32 questions with 128 candidates of 8 tokens would take 4 GB.
+RANK_LOGITS_BYTES = 256 * 2**20
+
 
 @MODELS.register_module(name=['VQAHead', 'VQAGenerationHead'])
 class VQAHead(nn.Module):
@@ -163,6 +168,8 @@ class VQAHead(nn.Module):
             ``(indices, scores)``, both (B, k): the list indices of the ``k``
             answers whose first token is likeliest, in that order, and their
             scores (sum of the label-smoothed log-likelihoods of their tokens).
+            The candidates are scored a few questions at a time (see
+            :data:`RANK_LOGITS_BYTES`).
         """
         num_questions, k = len(question_states), self.num_ans_candidates
         start = candidate_ids[:1, :1].expand(num_questions, 1)
@@ -170,11 +177,28 @@ class VQAHead(nn.Module):
         first_token_probs = first_logits.softmax(dim=-1).index_select(1, candidate_ids[:, 1])
         indices = first_token_probs.topk(k, dim=1).indices
 
-        ids = candidate_ids[indices.flatten()]
-        mask = candidate_mask[indices.flatten()]
+        logits_bytes = k * candidate_ids.shape[1] * first_logits.shape[-1] * first_logits.element_size()
+        per_chunk = max(1, RANK_LOGITS_BYTES // logits_bytes)
+        scores = [
+            self._candidate_scores(
+                question_states[i : i + per_chunk],
+                None if question_mask is None else question_mask[i : i + per_chunk],
+                candidate_ids[indices[i : i + per_chunk].flatten()],
+                candidate_mask[indices[i : i + per_chunk].flatten()],
+            )
+            for i in range(0, num_questions, per_chunk)
+        ]
+        return indices, torch.cat(scores).view(num_questions, k)
+
+    def _candidate_scores(self, question_states, question_mask, ids, mask) -> torch.Tensor:
+        """Sum of the label-smoothed log-likelihoods of the tokens of each candidate (B * k,)."""
         # The k candidates of a question share its cross-attention keys/values.
         logits = self.decoder(
-            ids, mask, image_embeds=question_states, image_mask=question_mask, image_group=k
+            ids,
+            mask,
+            image_embeds=question_states,
+            image_mask=question_mask,
+            image_group=len(ids) // len(question_states),
         )
         targets = ids.masked_fill(mask == 0, -100)
         token_losses = F.cross_entropy(
@@ -184,5 +208,4 @@ class VQAHead(nn.Module):
             reduction='none',
             label_smoothing=self.rank_label_smoothing,
         )
-        scores = -token_losses.view(num_questions * k, -1).sum(dim=1)
-        return indices, scores.view(num_questions, k)
+        return -token_losses.view(len(ids), -1).sum(dim=1)
