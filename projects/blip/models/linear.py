@@ -49,10 +49,10 @@ def onednn_linear_available() -> bool:
         return False
 
 
-def onednn_inference(*tensors: torch.Tensor) -> bool:
-    """Whether products of ``tensors`` may run on oneDNN: float32 on CPU, inference, no autocast."""
+def _onednn_float32(*tensors: torch.Tensor) -> bool:
+    """Whether oneDNN is on and runs here, and ``tensors`` are float32 on CPU."""
     # Called for every product while decoding: cheapest checks first, no generator.
-    if torch.is_grad_enabled() or torch.is_autocast_enabled('cpu') or not torch.backends.mkldnn.enabled:
+    if not torch.backends.mkldnn.enabled:
         return False
     for t in tensors:
         if t.dtype != torch.float32 or t.device.type != 'cpu':
@@ -60,18 +60,16 @@ def onednn_inference(*tensors: torch.Tensor) -> bool:
     return torch.backends.mkldnn.is_available() and onednn_linear_available()
 
 
+def onednn_inference(*tensors: torch.Tensor) -> bool:
+    """Whether products of ``tensors`` may run on oneDNN: float32 on CPU, inference, no autocast."""
+    if torch.is_grad_enabled() or torch.is_autocast_enabled('cpu'):
+        return False
+    return _onednn_float32(*tensors)
+
+
 def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether :class:`Linear` computes ``x @ weight.T`` with oneDNN."""
     return (weight.is_mkldnn or weight.is_contiguous()) and onednn_inference(x, weight)
-
-
-def _packable(weight: torch.Tensor) -> bool:
-    return (
-        weight.device.type == 'cpu'
-        and weight.dtype == torch.float32
-        and torch.backends.mkldnn.enabled
-        and onednn_linear_available()
-    )
 
 
 #: Activations a :class:`Linear` can apply to its output, by name -> oneDNN's fused
@@ -129,7 +127,7 @@ class Linear(nn.Linear):
                 here on :meth:`unpack`).
         """
         weight = self.weight
-        if self.packed or not _packable(weight):
+        if self.packed or not _onednn_float32(weight):
             return
         with torch.no_grad():
             packed = nn.Parameter(torch.ops.mkldnn._reorder_linear_weight(weight), requires_grad=False)
