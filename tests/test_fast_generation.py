@@ -223,7 +223,7 @@ def test_attention_over_many_keys_equals_fused_kernel(threads):
     torch.set_num_threads(threads)
     original = attention_module._per_head_onednn
     try:
-        per_head = onednn_linear_available() and attention_module._threads_have_own_cores()
+        per_head = onednn_linear_available() and attention_module._per_head_threads()
         with torch.no_grad(), mock.patch.object(attention_module, '_per_head_onednn', wraps=original) as spy:
             for q, m in ((query, None), (few_queries, None), (few_queries, mask), (query, mask)):
                 fused = F.scaled_dot_product_attention(q, key, value, attn_mask=m)
@@ -240,19 +240,28 @@ def test_attention_over_many_keys_equals_fused_kernel(threads):
 
 
 @pytest.mark.parametrize(
-    'threads, local_processes, own_cores',
-    [(1, '2', True), (2, None, True), (2, '1', True), (2, '2', False), (3, None, False)],
+    'cores, threads, local_processes, per_head',
+    [
+        (2, 1, '2', True),
+        (2, 2, None, True),
+        (2, 2, '1', True),
+        (2, 2, '2', False),
+        (2, 3, None, False),
+        (64, 4, '8', True),
+        (64, 8, None, False),
+    ],
 )
-def test_per_head_products_need_cores_of_their_own(monkeypatch, threads, local_processes, own_cores):
-    # Two cores; LOCAL_WORLD_SIZE is how many processes of the job torchrun
-    # started on this machine.
-    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+def test_per_head_products_need_few_threads_on_cores_of_their_own(
+    monkeypatch, cores, threads, local_processes, per_head
+):
+    # LOCAL_WORLD_SIZE is how many processes of the job torchrun started on this machine.
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(cores)), raising=False)
     if local_processes is None:
         monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
     else:
         monkeypatch.setenv('LOCAL_WORLD_SIZE', local_processes)
     monkeypatch.setattr(torch, 'get_num_threads', lambda: threads)
-    assert attention_module._threads_have_own_cores() is own_cores
+    assert attention_module._per_head_threads() is per_head
 
 
 @pytest.mark.parametrize('build', [tiny_caption_config, tiny_vqa_config])

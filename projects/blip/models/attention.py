@@ -26,6 +26,12 @@ from .linear import onednn_inference
 #: Fewer keys than this: the fused kernel (decoder self-attention, short texts).
 MANY_KEYS = 128
 
+#: More threads than this: the fused kernel, which splits images and heads
+#: among the threads, where the per-head loop splits each head's small product
+#: (measured with one and two threads only; with many threads each product
+#: would be mostly the threads' synchronisation).
+PER_HEAD_MAX_THREADS = 4
+
 
 def attention(
     query: torch.Tensor,
@@ -58,7 +64,7 @@ def attention(
         return F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout, is_causal=is_causal
         )
-    per_head = mask is None and query.shape[-2] >= MANY_KEYS and _threads_have_own_cores()
+    per_head = mask is None and query.shape[-2] >= MANY_KEYS and _per_head_threads()
     if per_head and onednn_inference(query, key, value):
         return _per_head_onednn(query, key, value)
     if mask is None and query.shape[-2] >= MANY_KEYS and query.dtype == torch.float32:
@@ -69,20 +75,22 @@ def attention(
     return torch.matmul(scores.softmax(dim=-1), value)
 
 
-def _threads_have_own_cores() -> bool:
-    """Whether no other process of this job runs threads on this process's cores.
+def _per_head_threads() -> bool:
+    """Whether this process's threads suit the per-head loop: few, and on cores of their own.
 
-    Each of the per-head loop's small products is a parallel region whose
-    threads wait for each other. Two processes sharing cores with more threads
-    than the cores (e.g. two ranks with two threads each on two cores) make
-    every region wait for a descheduled thread: measured 3x slower than the
-    fused kernel (one region per call). A single process is not hurt by other
-    work on the machine: with another two-thread job on the 2-core EPYC the
-    loop still took 8.9 ms per ViT layer against the fused kernel's 16.6.
+    Each of the loop's small products is a parallel region whose threads wait
+    for each other. Two processes sharing cores with more threads than the
+    cores (e.g. two ranks with two threads each on two cores) make every region
+    wait for a descheduled thread: measured 3x slower than the fused kernel
+    (one region per call). A single process is not hurt by other work on the
+    machine: with another two-thread job on the 2-core EPYC the loop still
+    took 8.9 ms per ViT layer against the fused kernel's 16.6.
     """
     threads = torch.get_num_threads()
     if threads == 1:
         return True
+    if threads > PER_HEAD_MAX_THREADS:
+        return False
     local_processes = int(os.environ.get('LOCAL_WORLD_SIZE', '1'))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     return threads * local_processes <= cores
