@@ -206,11 +206,8 @@ def test_rank_scores_a_few_questions_at_a_time(models, inputs, monkeypatch):
             chunked = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
         finally:
             hook.remove()
-    assert len(states) == 2 and rows == [
-        2,
-        k,
-        k,
-    ]  # first tokens of both questions, then each one's candidates
+    # The first tokens of both questions, then each question's candidates.
+    assert len(states) == 2 and rows == [2, k, k]
     assert torch.equal(chunked[0], at_once[0])
     torch.testing.assert_close(chunked[1], at_once[1], rtol=0, atol=1e-5)
 

@@ -338,7 +338,6 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
     device = torch.device(args.device)
     build = build_hf if side == 'transformers' else build_ours
     model = build(task, args.size, args.seed, args.eos_bias).to(device)
-    # Ours packs its weights as the inferencers do on CPU at float32 (a no-op on a GPU).
     from blip.models import pack_for_cpu_inference
 
     tokenizer = None
@@ -357,7 +356,9 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
         questions = questions_for(batch)
         run = _hf_run if side == 'transformers' else _our_run
         if side != 'transformers':
-            model.precision = precision  # a lower one unpacks the float32 weights: not timed
+            # As the inferencers run it: packed on CPU at float32 (a no-op on a GPU); a
+            # lower precision unpacks the weights. Neither is timed.
+            model.precision = precision
             if precision == 'float32':
                 pack_for_cpu_inference(model)
         if device.type == 'cuda':

@@ -179,15 +179,15 @@ class VQAHead(nn.Module):
 
         logits_bytes = k * candidate_ids.shape[1] * first_logits.shape[-1] * first_logits.element_size()
         per_chunk = max(1, RANK_LOGITS_BYTES // logits_bytes)
-        scores = [
-            self._candidate_scores(
-                question_states[i : i + per_chunk],
-                None if question_mask is None else question_mask[i : i + per_chunk],
-                candidate_ids[indices[i : i + per_chunk].flatten()],
-                candidate_mask[indices[i : i + per_chunk].flatten()],
+        scores = []
+        for i in range(0, num_questions, per_chunk):
+            rows = indices[i : i + per_chunk].flatten()
+            chunk_mask = None if question_mask is None else question_mask[i : i + per_chunk]
+            scores.append(
+                self._candidate_scores(
+                    question_states[i : i + per_chunk], chunk_mask, candidate_ids[rows], candidate_mask[rows]
+                )
             )
-            for i in range(0, num_questions, per_chunk)
-        ]
         return indices, torch.cat(scores).view(num_questions, k)
 
     def _candidate_scores(self, question_states, question_mask, ids, mask) -> torch.Tensor:
@@ -198,7 +198,7 @@ class VQAHead(nn.Module):
             mask,
             image_embeds=question_states,
             image_mask=question_mask,
-            image_group=len(ids) // len(question_states),
+            image_group=self.num_ans_candidates,
         )
         targets = ids.masked_fill(mask == 0, -100)
         token_losses = F.cross_entropy(
