@@ -23,7 +23,7 @@ from blip.checkpoint import load_checkpoint
 from blip.converters import guess_hf_task, hf_blip_to_blip
 from blip.converters.hf_blip import ITC_QUEUE_SIZE
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
 VISION = dict(
     hidden_size=32,

@@ -10,7 +10,7 @@ import pytest
 import blip
 from blip.apis import model_zoo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = sorted((REPO / 'demo').glob('*.png'))
 
 

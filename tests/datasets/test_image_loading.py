@@ -19,7 +19,7 @@ import blip  # noqa: F401  (registers the blip scope)
 from blip.datasets import image_loading
 from blip.datasets.image_loading import ImageLoadError, LoadImageFromFile
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'blip' / '_base_' / 'datasets'
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'blip' / '_base_' / 'datasets'
 
 
 def smooth_rgb(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:

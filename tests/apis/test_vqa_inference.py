@@ -17,7 +17,7 @@ from fixture_weights import DATA
 from tiny_models import randomize
 from vqa_data import write_visual_genome, write_vqav2
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_vqa.py'
 ANSWER_LIST = DATA / 'vqa_answer_list.json'
 QUESTION = 'What color is the square?'

@@ -26,7 +26,7 @@ import blip  # noqa: F401
 from blip.checkpoint import load_checkpoint
 from blip.converters import guess_hf_task, hf_blip_to_blip
 from blip.registry import MODELS
-from test_hf_parity_caption import EOS, HF_TEXT, HF_VISION
+from hf_blip_models import EOS, HF_TEXT, HF_VISION
 from tiny_models import tiny_vqa_config
 
 ENC = 30523
@@ -141,7 +141,7 @@ def test_generated_answers_match(hf_model, images, strategy, hf_kwargs):
 
 def test_convert_tool_writes_a_vqa_checkpoint(hf_model, tmp_path, monkeypatch):
     hf_model.save_pretrained(tmp_path / 'hf')
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
     convert_hf_blip = importlib.import_module('convert_hf_blip')
     convert_hf_blip.main([str(tmp_path / 'hf'), str(tmp_path / 'blip_vqa.pth'), '--task', 'vqa'])
     checkpoint = torch.load(tmp_path / 'blip_vqa.pth', weights_only=True)

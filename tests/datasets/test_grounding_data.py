@@ -23,7 +23,7 @@ from blip.evaluation.grounding_metric import GroundingMetric, aligned_box_iou
 from blip.registry import DATASETS
 from tiny_models import randomize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_refcoco.py'
 # Each image: a white object (the referred box, xywh) on black.
 IMAGES = {1: ((60, 80), (10, 20, 30, 25)), 2: ((72, 48), (20, 30, 20, 30)), 3: ((50, 50), (5, 5, 20, 35))}

@@ -9,7 +9,7 @@ import torch
 
 from coco_data import data_options, write_coco_karpathy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = str(REPO / 'tests/data/configs/tiny_caption.py')
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 import blip  # noqa: F401
-import test_hf_parity_caption as hf_parity
+import hf_blip_models as hf_parity
 from blip.apis import get_model
 from blip.converters import hf_blip_to_blip
 from blip.models import GenerationConfig, TextDecoder, generate
@@ -308,8 +308,8 @@ def test_precision_is_a_model_option():
 
 
 def test_infer_tool_takes_the_precision(monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     infer = importlib.import_module('infer')
     image = 'demo/large-blue-circle.png'
     from blip.models import blip_caption
@@ -326,7 +326,7 @@ def test_infer_tool_takes_the_precision(monkeypatch, capsys):
 
 
 def test_benchmark_tool_runs_and_reports(monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / 'tools'))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
     benchmark = importlib.import_module('benchmark')
     args = ['--size', 'tiny', '--tasks', 'caption', 'vqa', '--batch-sizes', '2', '--threads', '1']
     results = benchmark.main(args)

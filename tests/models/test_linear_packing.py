@@ -150,7 +150,7 @@ def test_a_packed_model_under_autocast_or_autograd_computes_the_same():
 def test_inferencer_packs_cpu_models():
     from blip.apis import build_inferencer
 
-    model = blip.get_model(str(Path(__file__).parent / 'data/configs/tiny_caption.py'))
+    model = blip.get_model(str(Path(__file__).resolve().parents[1] / 'data/configs/tiny_caption.py'))
     assert not any(layer.packed for layer in linears(model))
     inferencer = build_inferencer(model)
     assert all(layer.packed for layer in linears(inferencer.model))
@@ -203,6 +203,6 @@ def test_lower_precision_unpacks_and_the_inferencer_packs_float32_only():
     with pytest.raises(ValueError, match='precision must be one of'):
         model.precision = 'int8'
 
-    config = str(Path(__file__).parent / 'data/configs/tiny_caption.py')
+    config = str(Path(__file__).resolve().parents[1] / 'data/configs/tiny_caption.py')
     low = blip.get_model(config, precision='bfloat16')
     assert not any(layer.packed for layer in linears(build_inferencer(low).model))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / 'docs'
 #: Generated (model zoo) and built pages hold no runnable blocks of their own.
 EXCLUDED = ('_build', 'model_zoo')

@@ -18,7 +18,7 @@ from blip.registry import MODELS
 from coco_data import write_coco_karpathy
 from fixture_weights import fixture_config, load_recipe_weights
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_caption.py'
 
 

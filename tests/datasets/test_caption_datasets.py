@@ -15,7 +15,7 @@ import blip  # noqa: F401  (registers the blip scope)
 from blip.datasets import AnnotationError, COCOCaption, Flickr30kCaption, NoCaps
 from blip.registry import DATASETS
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'blip' / '_base_' / 'datasets'
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'blip' / '_base_' / 'datasets'
 
 COCO_TRAIN = [
     dict(

@@ -18,7 +18,7 @@ from blip.datasets import AnnotationError
 from blip.registry import DATASETS, METRICS
 from tiny_models import randomize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_nlvr.py'
 COLOURS = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (230, 220, 30)]
 

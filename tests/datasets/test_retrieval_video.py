@@ -18,7 +18,7 @@ from blip.datasets.video_loading import uniform_frame_indices
 from blip.registry import DATASETS
 from tiny_models import randomize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
 
 

@@ -13,7 +13,7 @@ from blip.apis import RetrievalInferencer, build_inferencer
 from coco_data import write_coco_karpathy
 from tiny_models import randomize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
 TEXTS = ['a red square', 'A green square on white.', 'one blue box', 'a yellow square', 'a red box']
 

@@ -14,7 +14,7 @@ from blip.datasets import AnnotationError, COCORetrieval, Flickr30kRetrieval, MS
 from blip.registry import DATASETS, TRANSFORMS
 from coco_data import write_coco_karpathy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope='module')

@@ -19,7 +19,7 @@ from blip.models.retrieval_rerank import select_candidates
 from coco_data import write_coco_karpathy
 from tiny_models import randomize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
 WORDS = 'a red blue green dog cat runs sits on the grass beach near two people bus street'.split()
 NUM_IMAGES, TEXTS_PER_IMAGE = 7, 2  # odd: two processes get a padded, repeated item
