@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from blip.converters import mmpretrain_model_config
+
 DATA = Path(__file__).parent / 'data' / 'mmpretrain_blip'
 KEEP_AS_BUILT = {'grounding_head.bbox_prob_mask'}
 
@@ -24,7 +26,8 @@ def load_json(name: str) -> dict:
 
 
 def fixture_config(task: str, variant: str = 'default') -> dict:
-    return load_json(f'{task}_config.json')['configs'][variant]
+    """Our model config of a fixture's mmpretrain model config."""
+    return mmpretrain_model_config(load_json(f'{task}_config.json')['configs'][variant])
 
 
 def load_fixture(name: str) -> dict:
@@ -32,8 +35,9 @@ def load_fixture(name: str) -> dict:
 
 
 def _layer_norm_weights(model: nn.Module) -> set[str]:
+    """The checkpoint keys of the LayerNorm weights."""
     return {
-        f'{name}.weight' if name else 'weight'
+        model.checkpoint_key(f'{name}.weight')
         for name, m in model.named_modules()
         if isinstance(m, nn.LayerNorm)
     }

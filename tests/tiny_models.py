@@ -19,18 +19,15 @@ TINY_VIT = dict(
     arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
     img_size=64,
     patch_size=16,
-    out_type='raw',
 )
 
 
 def tiny_caption_config(**overrides) -> dict:
     cfg = dict(
         type='BlipCaption',
-        vision_encoder=copy.deepcopy(TINY_VIT),
+        image_encoder=copy.deepcopy(TINY_VIT),
         tokenizer=dict(type='BlipTokenizer', name_or_path='bert-base-uncased'),
-        decoder_head=dict(
-            type='SeqGenerationHead', decoder=dict(type='TextDecoder', med_config=dict(TINY_MED_CONFIG))
-        ),
+        head=dict(type='SeqGenerationHead', decoder=dict(type='TextDecoder', config=dict(TINY_MED_CONFIG))),
         prompt='a picture of ',
         max_txt_len=20,
         generation_cfg=dict(strategy='beam', num_beams=3, max_length=20, min_length=5),
@@ -39,18 +36,17 @@ def tiny_caption_config(**overrides) -> dict:
     return cfg
 
 
-def tiny_vqa_config(**head_overrides) -> dict:
-    """A tiny ``BlipVQA`` (mmpretrain's key names); ``head_overrides`` go into ``head``."""
+def tiny_vqa_config(generation_cfg: dict | None = None, **head_overrides) -> dict:
+    """A tiny ``BlipVQA``; ``head_overrides`` go into ``head``."""
     return dict(
         type='BlipVQA',
         tokenizer=dict(type='BlipTokenizer', name_or_path='bert-base-uncased'),
-        vision_backbone=copy.deepcopy(TINY_VIT),
-        multimodal_backbone=dict(type='XBertEncoder', med_config=dict(TINY_MED_CONFIG)),
+        image_encoder=copy.deepcopy(TINY_VIT),
+        text_encoder=dict(type='TextTransformer', config=dict(TINY_MED_CONFIG)),
         head=dict(
-            type='VQAHead',
-            decoder=dict(type='TextDecoder', med_config=dict(TINY_MED_CONFIG)),
-            **head_overrides,
+            type='VQAHead', decoder=dict(type='TextDecoder', config=dict(TINY_MED_CONFIG)), **head_overrides
         ),
+        generation_cfg=generation_cfg,
     )
 
 

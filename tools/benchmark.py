@@ -12,9 +12,10 @@ end-of-sequence logit raised by ``--eos-bias`` so that captions end at lengths
 that differ between images (with plain random weights no beam ever ends before
 ``max_length``). Transformers' weights go into ours through our converter
 (``hf_blip_to_blip``). Both run on the same random images, and the same
-questions. Ours runs as the inferencers run it: on CPU with its linear layers'
-weights packed for oneDNN once (``pack_for_cpu_inference``), a step of model
-loading that is not timed, as transformers' model building is not.
+questions. Ours runs as the inferencers run it: at float32 on CPU with the
+inference-only oneDNN modules swapped in once (``blip.models.cpu_inference.optimize``),
+a step of model loading that is not timed, as transformers' model building is
+not; a lower precision runs the plain model under autocast.
 
 Decoding, the same numbers on both sides (both count the prompt tokens):
 
@@ -38,8 +39,10 @@ Decoding, the same numbers on both sides (both count the prompt tokens):
 
 Each side runs in its own process (so that peak memory is its own), with the
 same ``torch.set_num_threads``; each side has one untimed warm-up run at the
-smallest batch size, then the runs alternate between the sides and the report
-gives the median of ``--repeats`` timed runs. On a machine shared with other
+smallest batch size, then the runs alternate between the sides (A B B A A B
+...) and the report gives the median time of ``--repeats`` timed runs per side
+and the speed-up as the median of the ratios of the paired runs (each pair
+saw the same load on a busy machine). On a machine shared with other
 jobs prefer ``--threads 1``: with more threads every operation waits for all of
 them, and one taken by another process stalls it. Peak memory is the peak
 during a run above the memory held before it: on CPU the resident set
@@ -248,14 +251,15 @@ def build_ours(task: Task, size: str, seed: int, eos_bias: float):
         beam_stop=transformers_beam_stop(),
     )
     if task.name == 'caption':
-        config.vision_encoder.update(arch=arch, img_size=spec['caption_image'])
-        config.decoder_head.decoder.med_config.update(med)
+        config.image_encoder.update(arch=arch, img_size=spec['caption_image'])
+        config.head.decoder.config.update(med)
         config.update(prompt=PROMPT, generation_cfg=generation)
     else:
-        config.vision_backbone.update(arch=arch, img_size=spec['vqa_image'])
-        config.multimodal_backbone.med_config.update(med)
-        config.head.decoder.med_config.update(med)
-        config.head.update(inference_method='generate', generation_cfg=generation)
+        config.image_encoder.update(arch=arch, img_size=spec['vqa_image'])
+        config.text_encoder.config.update(med)
+        config.head.decoder.config.update(med)
+        config.head.update(inference_method='generate')
+        config.update(generation_cfg=generation)
     with DefaultScope.overwrite_default_scope('blip'):
         model = MODELS.build(config.to_dict()).eval()
     model.load_state_dict(weights, strict=True)
@@ -336,10 +340,17 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
 
     task = TASKS[task_name]
     device = torch.device(args.device)
-    build = build_hf if side == 'transformers' else build_ours
-    model = build(task, args.size, args.seed, args.eos_bias).to(device)
-    from blip.models import pack_for_cpu_inference
+    from blip.models.cpu_inference import optimize
 
+    def build(precision: str):
+        if side == 'transformers':
+            return build_hf(task, args.size, args.seed, args.eos_bias).to(device)
+        model = build_ours(task, args.size, args.seed, args.eos_bias).to(device)
+        model.precision = precision
+        # As the inferencers run it: optimized on CPU at float32 (a no-op on a GPU).
+        return optimize(model) if precision == 'float32' else model
+
+    models = {}  # per precision, built on first use (not timed)
     tokenizer = None
     if side == 'transformers':
         from blip.models import BlipTokenizer
@@ -352,15 +363,13 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
         if request is None:
             return
         batch, precision = request
+        key = 'float32' if side == 'transformers' else precision
+        if key not in models:
+            models[key] = build(key)
+        model = models[key]
         images = images_for(task, args.size, batch, args.seed).to(device)
         questions = questions_for(batch)
         run = _hf_run if side == 'transformers' else _our_run
-        if side != 'transformers':
-            # As the inferencers run it: packed on CPU at float32 (a no-op on a GPU); a
-            # lower precision unpacks the weights. Neither is timed.
-            model.precision = precision
-            if precision == 'float32':
-                pack_for_cpu_inference(model)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         meter.start()
@@ -396,7 +405,7 @@ def _hf_run(model, task, images, questions, precision, tokenizer):
 def _our_run(model, task, images, questions, precision, tokenizer):
     from mmpretrain.structures import DataSample
 
-    with torch.no_grad():
+    with torch.no_grad(), model.inference_precision(images.device):
         if task.name == 'caption':
             sequences, _ = model.generate(images)
             return sequences.cpu().tolist()
@@ -537,7 +546,9 @@ def report(task: Task, args: argparse.Namespace, runs: dict, tokenizer) -> tuple
             same = [a == b for a, b in zip(decoded(task, theirs.outputs, tokenizer), ours.outputs)]
         identical += sum(same)
         compared += len(same)
-        speedups.append(theirs.median / ours.median)
+        # Runs alternate between the sides: the ratio of each pair of neighbouring
+        # runs saw the same load; their median is robust to a load that changes.
+        speedups.append(statistics.median(t / o for t, o in zip(theirs.seconds, ours.seconds)))
         print(
             f'{batch:>5}  speed-up {speedups[-1]:.2f}x, identical {task.unit} {sum(same)}/{len(same)}, '
             f"peak memory above the model {ours.peak[0] / max(theirs.peak[0], 1e-9):.2f}x transformers'"

@@ -71,7 +71,7 @@ def build_model(size: str, topk: int, batch_size: int, seed: int):
     config = dict(
         type='BlipRetrieval',
         tokenizer=dict(type='BlipTokenizer', name_or_path='bert-base-uncased'),
-        vision_backbone=dict(
+        image_encoder=dict(
             type='VisionTransformer',
             arch=dict(
                 embed_dims=dims,
@@ -81,11 +81,10 @@ def build_model(size: str, topk: int, batch_size: int, seed: int):
             ),
             img_size=spec['image_size'],
         ),
-        text_backbone=dict(type='XBertEncoder', med_config=med_config),
-        vision_neck=dict(type='Linear', in_features=dims, out_features=256),
-        text_neck=dict(type='Linear', in_features=dims, out_features=256),
-        head=dict(type='ITCHead', embed_dim=256, queue_size=64),
-        multimodal_head=dict(type='ITMHead', hidden_size=dims, with_pooler=False),
+        text_encoder=dict(type='TextTransformer', config=med_config),
+        embed_dim=256,
+        itc_head=dict(type='ITCHead', queue_size=64),
+        itm_head=dict(type='ITMHead', with_pooler=False),
         topk=topk,
         rerank_batch_size=batch_size,
     )
@@ -94,7 +93,7 @@ def build_model(size: str, topk: int, batch_size: int, seed: int):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if 'LayerNorm' in name or '.ln' in name or name.startswith(('ln', 'vision_backbone.ln')):
+            if 'LayerNorm' in name or '.ln' in name or name.startswith(('ln', 'image_encoder.ln')):
                 continue
             param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
     return model.eval()
@@ -124,15 +123,15 @@ def per_query_scores(model, feats):
     i2t = torch.full_like(similarity, -100.0)
     for i, sims in enumerate(similarity):
         top, texts = sims.topk(min(model.topk, len(sims)))
-        states = model.text_backbone(ids[texts], mask[texts], image_embeds=embeds[i].repeat(len(texts), 1, 1))
-        i2t[i, texts] = model.multimodal_head(states[:, 0])[:, 1] + top
+        states = model.text_encoder(ids[texts], mask[texts], image_embeds=embeds[i].repeat(len(texts), 1, 1))
+        i2t[i, texts] = model.itm_head(states[:, 0])[:, 1] + top
     t2i = torch.full_like(similarity.t(), -100.0)
     for j, sims in enumerate(similarity.t()):
         top, images = sims.topk(min(model.topk, len(sims)))
-        states = model.text_backbone(
+        states = model.text_encoder(
             ids[j].repeat(len(images), 1), mask[j].repeat(len(images), 1), image_embeds=embeds[images]
         )
-        t2i[j, images] = model.multimodal_head(states[:, 0])[:, 1] + top
+        t2i[j, images] = model.itm_head(states[:, 0])[:, 1] + top
     return i2t, t2i
 
 
@@ -151,7 +150,7 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     import blip  # noqa: F401
-    from blip.models.retrieval_rerank import select_candidates
+    from blip.models.retrieval_scoring import select_candidates
 
     device = torch.device(args.device)
     model = build_model(args.size, args.topk, args.batch_size, args.seed).to(device)
@@ -160,7 +159,8 @@ def main(argv=None) -> dict:
         feats = model.extract_feat(images.to(device), texts=texts)
         num_images, num_texts = len(images), len(texts)
         candidates = select_candidates(feats['image_feat'] @ feats['text_feat'].t(), args.topk)
-        pairs = candidates.texts_of_image.numel() + candidates.images_of_text.numel()
+        i2t_pairs, t2i_pairs = (candidates.best[d].numel() for d in ('i2t', 't2i'))
+        pairs = i2t_pairs + t2i_pairs
         # Warm-up (kernels, allocator): a few pairs each way.
         model.match_logits(
             feats['image_embeds'], feats['text_ids'], feats['text_attn_mask'], *candidates.pairs[:8].t()
@@ -193,8 +193,7 @@ def main(argv=None) -> dict:
         f'topk {args.topk}, device {device}'
     )
     print(
-        f'pairs scored: {pairs} ({candidates.texts_of_image.numel()} i2t + '
-        f'{candidates.images_of_text.numel()} t2i); '
+        f'pairs scored: {pairs} ({i2t_pairs} i2t + {t2i_pairs} t2i); '
         f'distinct pairs run through ITM by the batched path: {len(candidates.pairs)}'
     )
     print(f'per-query loop: {loop_time:8.2f} s  {result["loop_pairs_per_s"]:9.1f} pairs/s')

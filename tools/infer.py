@@ -30,7 +30,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--precision',
         choices=['float32', 'bfloat16', 'float16'],
-        help='inference precision of captioning and VQA models (lower ones by autocast)',
+        help='inference precision (lower ones by autocast)',
     )
     return parser.parse_args(argv)
 
@@ -54,10 +54,8 @@ def main(argv=None):
         warnings.warn(f'{args.model}: no --checkpoint given, the weights are random', stacklevel=1)
     model = get_model(args.model, pretrained=pretrained, device=args.device)
     if args.precision is not None:
-        if not hasattr(model, 'precision'):
-            raise SystemExit(f'{type(model).__name__} has no --precision option (captioning and VQA have)')
         model.precision = args.precision
-    inferencer = build_inferencer(model)
+    inferencer = build_inferencer(model, cpu_optimize=True)
     task_inputs = {k: getattr(args, k) for k in ('question', 'text', 'out') if getattr(args, k) is not None}
     accepted = inspect.signature(inferencer.__call__).parameters
     unknown = sorted(k for k in task_inputs if k not in accepted)

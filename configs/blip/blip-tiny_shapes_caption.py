@@ -15,13 +15,13 @@ data_root = 'data/shapes'
 image_size = 96
 
 model = dict(
-    vision_encoder=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
         img_size=image_size,
     ),
-    decoder_head=dict(
+    head=dict(
         decoder=dict(
-            med_config=dict(
+            config=dict(
                 hidden_size=64,
                 num_hidden_layers=2,
                 num_attention_heads=4,

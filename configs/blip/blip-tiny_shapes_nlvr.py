@@ -8,13 +8,13 @@ data_root = 'data/shapes/nlvr2'
 image_size = 96
 
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
         img_size=image_size,
     ),
     # No dropout: on a schedule of a few hundred steps the tiny towers underfit,
     # and dropout slowed learning down (measured on VQA).
-    multimodal_backbone=dict(
+    text_encoder=dict(
         config=dict(
             hidden_size=64,
             num_hidden_layers=2,

@@ -27,7 +27,7 @@ tiny_text = dict(
 # the bin index, so that the decoder's output for a coordinate starts ordered
 # (a neighbouring bin is a small error, not an unrelated class).
 model = dict(
-    visual_encoder=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
         img_size=image_size,
         patch_size=8,
@@ -42,7 +42,7 @@ model = dict(
     # both picks the named shape and reads its box (testA after 8 epochs, seeds
     # 0 and 1: 37.0% and 39.5% with two layers, 50.6% and 46.9% with four).
     head=dict(
-        decoder=dict(med_config=dict(tiny_text, num_hidden_layers=4)),
+        decoder=dict(config=dict(tiny_text, num_hidden_layers=4)),
         num_bins=32,
         bin_embed_init='sincos',
     ),

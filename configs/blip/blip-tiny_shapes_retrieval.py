@@ -20,18 +20,16 @@ tiny_text = dict(
 )
 
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
         img_size=image_size,
     ),
-    text_backbone=dict(med_config=tiny_text),
-    vision_neck=dict(in_features=64, out_features=32),
-    text_neck=dict(in_features=64, out_features=32),
+    text_encoder=dict(config=tiny_text),
+    embed_dim=32,
     # No feature queue: from scratch the features change so fast that queued
     # ones differ from the batch's by their age, and the towers collapse to
     # telling the two apart (measured: every image got the same feature).
-    head=dict(embed_dim=32, queue_size=0),
-    multimodal_head=dict(hidden_size=64),
+    itc_head=dict(queue_size=0),
     # A few hundred steps: the momentum encoders must follow within tens of steps.
     momentum=0.95,
     max_txt_len=24,

@@ -19,18 +19,18 @@ tiny_text = dict(
 )
 
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
         img_size=image_size,
     ),
-    multimodal_backbone=dict(med_config=tiny_text),
+    text_encoder=dict(config=tiny_text),
     head=dict(
-        decoder=dict(med_config=tiny_text),
-        # Answers are one word: three tokens with [DEC] and [SEP].
-        generation_cfg=dict(max_length=5),
+        decoder=dict(config=tiny_text),
         answer_list_path=data_root + '/vqa/answer_list.json',
         answer_list_annotations=None,
     ),
+    # Answers are one word: three tokens with [DEC] and [SEP].
+    generation_cfg=dict(max_length=5),
 )
 
 # Resize only: a horizontal flip would swap "what shape is on the left?", and

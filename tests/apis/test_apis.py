@@ -79,7 +79,9 @@ def test_inference_on_paths_arrays_and_pil_images(tiny_checkpoint, images):
 
 
 def test_several_captions_per_image(tiny_checkpoint, images):
-    model = blip.get_model(TINY_CONFIG, pretrained=str(tiny_checkpoint), num_captions=3)
+    model = blip.get_model(
+        TINY_CONFIG, pretrained=str(tiny_checkpoint), generation_cfg=dict(num_return_sequences=3)
+    )
     result = blip.inference_model(model, str(images[0]))
     assert len(result['pred_captions']) == 3 and result['pred_captions'][0] == result['pred_caption']
 

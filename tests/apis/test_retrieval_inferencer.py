@@ -40,8 +40,8 @@ def brute_force_scores(model, image_feats, text_feats):
             ):
                 ids = ids.clone()
                 ids[0] = model.tokenizer.enc_token_id
-                state = model.text_backbone(ids[None], mask[None], image_embeds=embeds[None])[0, 0]
-                scores[i, j] = model.multimodal_head(state[None])[0, 1] + feat @ text_feat
+                state = model.text_encoder(ids[None], mask[None], image_embeds=embeds[None])[0, 0]
+                scores[i, j] = model.itm_head(state[None])[0, 1] + feat @ text_feat
     return scores, image_feats['image_feat'] @ text_feats['text_feat'].t()
 
 

@@ -239,7 +239,7 @@ def load_config(name: str) -> Config:
 def test_configs_share_one_data_root_and_valid_workers(name):
     config = load_config(name)
     assert 'default_scope' not in config
-    assert config.data_preprocessor.type == 'MultiModalDataPreprocessor'
+    assert config.data_preprocessor.type == 'BlipDataPreprocessor'
     for split in ('train', 'val', 'test'):
         loader = config.get(f'{split}_dataloader')
         if loader is None:

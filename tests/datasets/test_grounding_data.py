@@ -221,7 +221,7 @@ def test_train_pipeline_keeps_the_box_on_the_object_and_trains(config, checkpoin
         inside, outside = white_object(img, sample.gt_bboxes)
         assert inside > 140 and outside < 40, (index, inside, outside)
     model = blip.get_model(TINY_CONFIG, pretrained=str(checkpoint)).train()
-    decoder_weight = model.grounding_head.decoder.bert.embeddings.position_embeddings.weight
+    decoder_weight = model.head.decoder.bert.embeddings.position_embeddings.weight
     before = decoder_weight.detach().clone()
     log = model.train_step(
         pseudo_collate([dataset[0], dataset[2]]), OptimWrapper(torch.optim.SGD(model.parameters(), lr=1.0))
@@ -268,7 +268,7 @@ def test_test_pipeline_boxes_come_back_in_original_pixels(config, model):
         predictions = model.test_step(batch)
         images = model.data_preprocessor(batch)['images']
         memory, mask = model.encode(images, [item['data_samples'].text for item in items])
-        normalized = model.grounding_head.predict(memory, mask)
+        normalized = model.head.predict(memory, mask)
     for prediction, box, raw in zip(predictions, normalized, dataset.data_list):
         height, width = cv2.imread(raw['img_path']).shape[:2]
         expected = box * torch.tensor([width, height, width, height])
@@ -355,7 +355,7 @@ def test_items_equal_those_of_mmpretrains_refcoco_dataset(config):
 
 def test_loss_over_the_bins_equals_the_masked_vocabulary_loss():
     torch.manual_seed(0)
-    head = randomize(blip.get_model(TINY_CONFIG), std=0.2).grounding_head.eval()  # no dropout
+    head = randomize(blip.get_model(TINY_CONFIG), std=0.2).head.eval()  # no dropout
     memory, mask = torch.randn(2, 20, 32), torch.ones(2, 20, dtype=torch.long)
     boxes = torch.tensor([[0.5, 0.4, 0.3, 0.2], [0.25, 0.75, 0.5, 0.1]])
     targets = head.box_tokens(boxes)
@@ -381,8 +381,8 @@ def test_sincos_bin_embeddings_for_training_from_scratch():
     cfg = Config.fromfile(str(TINY_CONFIG))
     default = blip.get_model(cfg)
     cfg.model.head.bin_embed_init = 'sincos'
-    head = blip.get_model(cfg).grounding_head
-    assert head.state_dict().keys() == default.grounding_head.state_dict().keys()
+    head = blip.get_model(cfg).head
+    assert head.state_dict().keys() == default.head.state_dict().keys()
     bins = slice(head.bin_start_id, head.bin_start_id + head.num_bins + 1)
     codes = head.decoder.bert.embeddings.word_embeddings.weight[bins].detach()
     assert codes.shape == (641, 32)

@@ -102,8 +102,8 @@ def test_msrvtt_pipeline_and_video_features(tmp_path):
     assert videos.shape == (2, 8, 3, 64, 64)
     with torch.no_grad():
         feats = model.extract_feat(videos, data['data_samples'])
-        frames = model.vision_backbone(videos.flatten(0, 1))[0]  # (16, 17, 32)
-        projected = model.vision_neck(frames[:, 0]).view(2, 8, -1)
+        frames = model.image_encoder(videos.flatten(0, 1))  # (16, 17, 32)
+        projected = model.image_proj(frames[:, 0]).view(2, 8, -1)
         i2t, t2i = model.score_matrices(feats)
     # BLIP: the mean of the frames' projected class tokens, normalised; ITM sees every frame's tokens.
     torch.testing.assert_close(

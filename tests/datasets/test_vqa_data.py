@@ -127,8 +127,8 @@ def test_rank_head_reads_or_builds_its_answer_list(coco, tmp_path):
     model = MODELS.build(
         tiny_vqa_config(inference_method='rank', answer_list_annotations=files, min_answer_count=1)
     )
-    assert model.vqa_head.answer_list == ['yes', 'green', 'red']
-    assert model.vqa_head.num_ans_candidates == 3  # 128 clipped to the list
+    assert model.head.answer_list == ['yes', 'green', 'red']
+    assert model.head.num_ans_candidates == 3  # 128 clipped to the list
     with pytest.raises(ValueError, match='needs an answer list'):
         MODELS.build(tiny_vqa_config(inference_method='rank'))
     with pytest.raises(FileNotFoundError, match='VQA answer list not found'):
@@ -137,6 +137,5 @@ def test_rank_head_reads_or_builds_its_answer_list(coco, tmp_path):
         MODELS.build(tiny_vqa_config(inference_method='ranking'))
     # Generation never reads the list, so a missing file does not matter there.
     assert (
-        MODELS.build(tiny_vqa_config(answer_list_path=str(tmp_path / 'none.json'))).vqa_head.answer_list
-        is None
+        MODELS.build(tiny_vqa_config(answer_list_path=str(tmp_path / 'none.json'))).head.answer_list is None
     )

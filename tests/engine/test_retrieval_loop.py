@@ -6,6 +6,7 @@ import json
 import socket
 from pathlib import Path
 
+import mmengine
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -13,9 +14,10 @@ from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
 import blip
+from blip.apis import RetrievalInferencer
 from blip.engine.retrieval_loop import LocalFeatures, evaluate_scores, retrieval_scores, rows_of_this_process
 from blip.evaluation import RetrievalMetric
-from blip.models.retrieval_rerank import select_candidates
+from blip.models.retrieval_scoring import ranked
 from coco_data import write_coco_karpathy
 from tiny_models import randomize
 
@@ -66,28 +68,16 @@ def per_query_scores(model, feats):
     i2t = torch.full_like(similarity, -100.0)
     for i, sims in enumerate(similarity):
         top, texts = sims.topk(min(model.topk, len(sims)))
-        states = model.text_backbone(ids[texts], mask[texts], image_embeds=embeds[i].repeat(len(texts), 1, 1))
-        i2t[i, texts] = model.multimodal_head(states[:, 0])[:, 1] + top
+        states = model.text_encoder(ids[texts], mask[texts], image_embeds=embeds[i].repeat(len(texts), 1, 1))
+        i2t[i, texts] = model.itm_head(states[:, 0])[:, 1] + top
     t2i = torch.full_like(similarity.t(), -100.0)
     for j, sims in enumerate(similarity.t()):
         top, images = sims.topk(min(model.topk, len(sims)))
-        states = model.text_backbone(
+        states = model.text_encoder(
             ids[j].repeat(len(images), 1), mask[j].repeat(len(images), 1), image_embeds=embeds[images]
         )
-        t2i[j, images] = model.multimodal_head(states[:, 0])[:, 1] + top
+        t2i[j, images] = model.itm_head(states[:, 0])[:, 1] + top
     return i2t, t2i
-
-
-def test_candidate_pairs_cover_both_directions_once():
-    similarity = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3]])
-    candidates = select_candidates(similarity, topk=2)
-    assert candidates.texts_of_image.tolist() == [[0, 2], [1, 2]]
-    assert candidates.images_of_text.tolist() == [[0, 1], [1, 0], [0, 1]]
-    # Union of both directions, each pair once, sorted by image then text.
-    assert candidates.pairs.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
-    pairs = candidates.pairs
-    assert torch.equal(pairs[candidates.i2t_pair][..., 1], candidates.texts_of_image)
-    assert torch.equal(pairs[candidates.t2i_pair][..., 0], candidates.images_of_text)
 
 
 def test_batched_rerank_equals_the_per_query_loop():
@@ -142,7 +132,7 @@ def one_loss_step(rank: int | None = None):
     chosen = [0, 1] if rank is None else [rank]
     batch = [DataSample(text=samples[i].text[0], image_id=i) for i in chosen]
     losses = model.loss(images[chosen], batch)
-    head = model.head
+    head = model.itc_head
     queue = dict(image=head.image_queue[:, :2].t(), ids=head.idx_queue[0, :2], pointer=head.queue_ptr)
     return {key: value.item() for key, value in losses.items()}, queue
 
@@ -203,6 +193,12 @@ def data_options(root) -> list[str]:
 
 
 def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monkeypatch):
+    """tools/test.py, the model and the inferencer rank one checkpoint's test split identically.
+
+    Three paths through the one scoring (``blip.models.retrieval_scoring``), with
+    features from batches of other sizes (ties between the test split's repeated
+    captions must stay ties), plain and with ``--cpu-optimize``.
+    """
     monkeypatch.syspath_prepend(str(REPO / 'tools'))
     train, test = importlib.import_module('train'), importlib.import_module('test')
     options = [
@@ -212,18 +208,28 @@ def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monke
         'train_cfg.val_interval=1',
     ]
     train.main([str(TINY_CONFIG), '--work-dir', str(tmp_path), *options])
-    metrics = test.main(
-        [str(TINY_CONFIG), str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path), *options]
-    )
+    checkpoint = str(tmp_path / 'epoch_1.pth')
+    tool_scores, tool_metrics = {}, {}
+    for variant, extra in (('plain', []), ('optimized', ['--cpu-optimize'])):
+        out = tmp_path / f'{variant}.pkl'
+        tool_metrics[variant] = test.main(
+            [str(TINY_CONFIG), checkpoint, '--work-dir', str(tmp_path), '--out', str(out), *extra, *options]
+        )
+        dumped = mmengine.load(out)
+        tool_scores[variant] = {
+            d: torch.stack([s['pred_score'] for s in dumped if s['direction'] == d]) for d in ('i2t', 't2i')
+        }
+    metrics = tool_metrics['plain']
     keys = [f'{d}/R@{k}' for d in ('i2t', 't2i') for k in (1, 5, 10)] + ['i2t/R_mean', 't2i/R_mean', 'R_mean']
     assert set(metrics) == set(keys)
+    assert tool_metrics['optimized'] == metrics
 
-    # The same numbers straight from the model on the test split.
-    model = blip.get_model(TINY_CONFIG, pretrained=str(tmp_path / 'epoch_1.pth'))
-    from blip.apis.inferencer import Inferencer
-
-    inferencer = Inferencer(model)
+    # The same straight from the model, one image at a time.
+    model = blip.get_model(TINY_CONFIG, pretrained=checkpoint)
+    inferencer = RetrievalInferencer(model)
     records = json.loads((coco_root / 'annotations/coco_karpathy_test.json').read_text())
+    captions = [caption for record in records for caption in record['caption']]
+    assert len(set(captions)) < len(captions)  # repeated captions: tied scores
     feats, samples = [], []
     for image_id, record in enumerate(records):
         item = inferencer._prepare(dict(img_path=str(coco_root / record['image']), text=record['caption']))
@@ -251,6 +257,19 @@ def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monke
     )
     assert metric.compute_metrics(metric.results) == pytest.approx(metrics)
 
+    # Identical rankings: the tool plain and optimized, the model, and the inferencer
+    # searching the images for each caption and the captions for each image.
+    images = [str(coco_root / record['image']) for record in records]
+    searched = {
+        'i2t': inferencer(images, gallery=captions, topk=len(captions)),
+        't2i': inferencer(captions, gallery=images, topk=len(images)),
+    }
+    for direction, ours in (('i2t', i2t), ('t2i', t2i)):
+        ranking = ranked(ours).tolist()
+        assert ranked(tool_scores['plain'][direction]).tolist() == ranking
+        assert ranked(tool_scores['optimized'][direction]).tolist() == ranking
+        assert [[m['index'] for m in result['matches']] for result in searched[direction]] == ranking
+
 
 def test_benchmark_script_checks_that_both_methods_agree(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(REPO / 'tools'))
@@ -267,13 +286,13 @@ def test_warmup_hook_raises_alpha_linearly():
 
     model = build_model()
     runner = SimpleNamespace(model=model, iter=0, max_iters=40, max_epochs=4)  # 10 iterations per epoch
-    hook = WarmupParamHook(param_name='alpha', module_name='head', warmup_epochs=2)
+    hook = WarmupParamHook(param_name='alpha', module_name='itc_head', warmup_epochs=2)
     hook.before_train(runner)
     seen = []
     for step in (0, 5, 10, 20, 30):
         runner.iter = step
         hook.before_train_iter(runner, batch_idx=step)
-        seen.append(model.head.alpha)
+        seen.append(model.itc_head.alpha)
     assert seen == pytest.approx([0.0, 0.1, 0.2, 0.4, 0.4])
     with pytest.raises(AttributeError, match="no attribute 'beta'"):
-        WarmupParamHook(param_name='beta', module_name='head', warmup_epochs=1).before_train(runner)
+        WarmupParamHook(param_name='beta', module_name='itc_head', warmup_epochs=1).before_train(runner)

@@ -4,13 +4,10 @@
   input whose search is done leave the batch. The reference here is the plain
   transformers-4.38 loop: every row recomputed from scratch at every step, the
   prompt fed once per beam, every input kept to the end.
-* Float32 CPU inference of the linear layers runs on oneDNN (``Linear``):
-  equal to BLAS's ``F.linear`` to rounding, and the same captions.
 * ``precision``: autocast to bfloat16 while generating, float32 untouched.
 """
 
 import importlib
-import os
 import re
 from pathlib import Path
 from unittest import mock
@@ -24,18 +21,13 @@ import blip  # noqa: F401
 import hf_blip_models as hf_parity
 from blip.apis import get_model
 from blip.converters import hf_blip_to_blip
-from blip.models import GenerationConfig, TextDecoder, generate
-from blip.models import attention as attention_module
-from blip.models.attention import MANY_KEYS, attention
+from blip.models import BlipCaption, GenerationConfig, TextDecoder, generate
 from blip.models.generation import _Hypotheses, _pad_finished, _penalise
-from blip.models.linear import Linear, onednn_linear_available, uses_onednn
 from blip.registry import MODELS
 from tiny_models import TINY_MED_CONFIG, randomize, tiny_caption_config, tiny_vqa_config
 
 EOS, PAD = 102, 0
 PROMPT = torch.tensor([[30522, 1037, 3861, 1997]])
-#: torch.backends.mkldnn.flags() warns about Intel GPUs whenever it is used.
-MKLDNN_FLAGS_WARNING = 'ignore:TF32 acceleration on top of oneDNN'
 
 
 @pytest.fixture(scope='module')
@@ -173,105 +165,14 @@ def test_leaving_inputs_keep_their_image_and_mask(decoder, image_embeds):
         assert batched[i, : sequence.shape[1]].tolist() == sequence[0].tolist()
 
 
-@pytest.mark.skipif(not onednn_linear_available(), reason='this PyTorch build has no oneDNN linear op')
-@pytest.mark.filterwarnings(MKLDNN_FLAGS_WARNING)
-def test_onednn_linear_equals_blas():
-    torch.manual_seed(0)
-    layer = Linear(48, 40)
-    x = torch.randn(2, 5, 48)
-    with torch.no_grad():
-        assert uses_onednn(x, layer.weight)
-        fast = layer(x)
-        with torch.backends.mkldnn.flags(enabled=False):
-            assert not uses_onednn(x, layer.weight)
-            blas = layer(x)
-    torch.testing.assert_close(fast, blas, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(fast, F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-6)
-    # Training takes the autograd path; its gradients are nn.Linear's.
-    assert not uses_onednn(x, layer.weight)
-    layer(x).sum().backward()
-    torch.testing.assert_close(layer.weight.grad, x.sum(dim=(0, 1)).expand(40, -1))
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        assert not uses_onednn(x, layer.weight) and layer(x).dtype == torch.bfloat16
-
-
-@pytest.mark.skipif(not onednn_linear_available(), reason='this PyTorch build has no oneDNN linear op')
-@pytest.mark.filterwarnings(MKLDNN_FLAGS_WARNING)
-def test_onednn_captions_equal_blas_captions():
-    torch.manual_seed(0)
-    model = randomize(MODELS.build(tiny_caption_config())).eval()
-    images = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        fast, fast_scores = model.generate(images)
-        with torch.backends.mkldnn.flags(enabled=False):
-            blas, blas_scores = model.generate(images)
-    assert torch.equal(fast, blas)
-    torch.testing.assert_close(fast_scores, blas_scores, rtol=1e-5, atol=1e-5)
-    assert len({tuple(row) for row in fast.tolist()}) > 1
-
-
-@pytest.mark.parametrize('threads', [1, 2])
-def test_attention_over_many_keys_equals_fused_kernel(threads):
-    generator = torch.Generator().manual_seed(4)
-    # The ViT's layout: heads of one (B, L, 3, H, d) projection, not contiguous.
-    qkv = torch.randn(2, MANY_KEYS + 5, 3, 3, 16, generator=generator).permute(2, 0, 3, 1, 4)
-    query, key, value = qkv[0], qkv[1], qkv[2]
-    few_queries = torch.randn(2, 3, 4, 16, generator=generator)  # decoder cross-attention
-    mask = torch.ones(2, 1, 1, MANY_KEYS + 5, dtype=torch.bool)
-    mask[1, ..., 50:] = False
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    original = attention_module._per_head_onednn
-    try:
-        per_head = onednn_linear_available() and attention_module._per_head_threads()
-        with torch.no_grad(), mock.patch.object(attention_module, '_per_head_onednn', wraps=original) as spy:
-            for q, m in ((query, None), (few_queries, None), (few_queries, mask), (query, mask)):
-                fused = F.scaled_dot_product_attention(q, key, value, attn_mask=m)
-                torch.testing.assert_close(attention(q, key, value, m), fused, rtol=1e-5, atol=1e-6)
-            with torch.autocast('cpu', dtype=torch.bfloat16):
-                low = attention(query.bfloat16(), key.bfloat16(), value.bfloat16())
-    finally:
-        torch.set_num_threads(threads_before)
-    # The per-head oneDNN products run for the ViT layout without a mask only.
-    assert spy.call_count == (1 if per_head else 0)
-    torch.testing.assert_close(
-        low.float(), F.scaled_dot_product_attention(query, key, value), atol=0.05, rtol=0
-    )
-
-
-@pytest.mark.parametrize(
-    'cores, threads, local_processes, per_head',
-    [
-        (2, 1, '2', True),
-        (2, 2, None, True),
-        (2, 2, '1', True),
-        (2, 2, '2', False),
-        (2, 3, None, False),
-        (64, 4, '8', True),
-        (64, 8, None, False),
-    ],
-)
-def test_per_head_products_need_few_threads_on_cores_of_their_own(
-    monkeypatch, cores, threads, local_processes, per_head
-):
-    # LOCAL_WORLD_SIZE is how many processes of the job torchrun started on this machine.
-    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(cores)), raising=False)
-    if local_processes is None:
-        monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
-    else:
-        monkeypatch.setenv('LOCAL_WORLD_SIZE', local_processes)
-    monkeypatch.setattr(torch, 'get_num_threads', lambda: threads)
-    assert attention_module._per_head_threads() is per_head
-
-
 @pytest.mark.parametrize('build', [tiny_caption_config, tiny_vqa_config])
 def test_precision_autocasts_generation(build):
     from mmpretrain.structures import DataSample
 
     model = randomize(MODELS.build(build())).eval()
     images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    captioning = hasattr(model, 'seq_gen_head')
-    decoder = model.seq_gen_head.decoder if captioning else model.vqa_head.decoder
+    captioning = isinstance(model, BlipCaption)
+    decoder = model.head.decoder
     dtypes = []
     hook = decoder.cls.predictions.transform.dense.register_forward_hook(
         lambda m, i, o: dtypes.append(o.dtype)
@@ -279,8 +180,10 @@ def test_precision_autocasts_generation(build):
 
     def run():
         if captioning:
-            return model.generate(images)[0].tolist()
-        samples = model.predict(images, [DataSample(question='what is it'), DataSample(question='why')])
+            return [s.pred_caption for s in model(images, mode='predict')]
+        samples = model(
+            images, [DataSample(question='what is it'), DataSample(question='why')], mode='predict'
+        )
         return [s.pred_answer for s in samples]
 
     try:
@@ -312,11 +215,9 @@ def test_infer_tool_takes_the_precision(monkeypatch, capsys):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     infer = importlib.import_module('infer')
     image = 'demo/large-blue-circle.png'
-    from blip.models import blip_caption
+    from blip.models import base
 
-    with mock.patch.object(
-        blip_caption, 'inference_precision', wraps=blip_caption.inference_precision
-    ) as spy:
+    with mock.patch.object(base, 'inference_precision', wraps=base.inference_precision) as spy:
         results = infer.main(['blip-tiny_shapes_caption', image, '--precision', 'bfloat16'])
     assert spy.call_args.args[0] == 'bfloat16'
     assert results[0]['pred_caption'] and capsys.readouterr().out.startswith(image)

@@ -7,6 +7,7 @@ from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
+from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 
@@ -54,15 +55,15 @@ def test_fixture_checkpoint_layout_loads_strictly(model):
 
 def test_image_embeddings(model, inputs, reference):
     with torch.no_grad():
-        embeds = model.visual_encoder(inputs['images'])[0]
+        embeds = model.image_encoder(inputs['images'])
     torch.testing.assert_close(embeds, reference['image_embeds'], rtol=1e-4, atol=1e-5)
 
 
 def test_teacher_forced_logits_and_loss(model, inputs, reference):
     samples = [DataSample(gt_caption=c) for c in inputs['gt_caption']]
     with torch.no_grad():
-        embeds = model.visual_encoder(inputs['images'])[0]
-        logits = model.seq_gen_head.decoder(reference['loss_input_ids'], image_embeds=embeds)
+        embeds = model.image_encoder(inputs['images'])
+        logits = model.head.decoder(reference['loss_input_ids'], image_embeds=embeds)
         loss = model.loss(inputs['images'], samples)
     torch.testing.assert_close(logits, reference['teacher_forced_logits'], rtol=1e-4, atol=1e-5)
     assert abs(loss['seq_gen_lm_loss'].item() - reference['loss']['seq_gen_lm_loss']) < 1e-5
@@ -97,18 +98,18 @@ def test_beam_search_tokens_scores_and_captions(model, inputs, reference):
 def test_loss_in_train_mode_without_dropout_equals_eval(model, inputs, reference):
     samples = [DataSample(gt_caption=c) for c in inputs['gt_caption']]
     rates = {m: m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
-    attention = {m: m.attn_drop for m in model.modules() if hasattr(m, 'attn_drop')}
+    attention = {m: m.dropout for m in model.modules() if isinstance(m, ScaledDotProduct)}
     model.train()
     try:
         for m in rates:
             m.p = 0.0
         for m in attention:
-            m.attn_drop = 0.0
+            m.dropout = 0.0
         loss = model.loss(inputs['images'], samples)['seq_gen_lm_loss'].item()
     finally:
         model.eval()
         for m, p in rates.items():
             m.p = p
         for m, p in attention.items():
-            m.attn_drop = p
+            m.dropout = p
     assert abs(loss - reference['loss_train_mode_dropout0']['seq_gen_lm_loss']) < 1e-5

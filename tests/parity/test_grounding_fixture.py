@@ -8,6 +8,7 @@ from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
+from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 
@@ -61,13 +62,13 @@ def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     assert {k: str(v.dtype).removeprefix('torch.') for k, v in state.items() if v.dtype != torch.float32} == (
         manifest['dtypes']
     )
-    head = net.grounding_head
+    head = net.head
     assert head.decoder.cls.predictions.decoder.weight is head.decoder.bert.embeddings.word_embeddings.weight
     del net, state
 
 
 def test_bin_tokens(model, reference):
-    head = model.grounding_head
+    head = model.head
     assert head.bin_start_id == reference['bin_start_idx'] == 345
     assert torch.equal(head.prefix_ids, reference['prefix_ids'])
     assert head.num_bins == reference['image_res'] == 640
@@ -77,7 +78,7 @@ def test_bin_tokens(model, reference):
 
 def test_encoders(model, inputs, reference):
     with torch.no_grad():
-        image_embeds = model.visual_encoder(inputs['images'])[0]
+        image_embeds = model.image_encoder(inputs['images'])
         text = model.tokenizer(inputs['text'], padding='longest', return_tensors='pt')
         text_embeds = model.text_encoder(text.input_ids, text.attention_mask)
         multimodal = model.multimodal_encoder(
@@ -97,8 +98,8 @@ def test_encoders(model, inputs, reference):
 def test_predicted_tokens_and_boxes_in_original_pixels(model, inputs, reference):
     with torch.no_grad():
         memory, memory_mask = model.encode(inputs['images'], inputs['text'])
-        tokens = model.grounding_head.predict_tokens(memory, memory_mask)
-        normalized = model.grounding_head.predict(memory, memory_mask)
+        tokens = model.head.predict_tokens(memory, memory_mask)
+        normalized = model.head.predict(memory, memory_mask)
         predictions = model(inputs['images'], predict_samples(inputs), mode='predict')
     assert torch.equal(tokens, reference['pred_tokens'])
     torch.testing.assert_close(normalized, reference['pred_box_xyxy_normalized'], **TOLERANCE)
@@ -111,7 +112,7 @@ def test_predicted_tokens_and_boxes_in_original_pixels(model, inputs, reference)
 
 
 def test_greedy_decoding_with_the_cache_equals_recomputation(model, inputs, reference):
-    head = model.grounding_head
+    head = model.head
     with torch.no_grad():
         memory, memory_mask = model.encode(inputs['images'], inputs['text'])
         tokens = head.prefix_ids.view(1, 1).expand(2, 1)
@@ -122,7 +123,7 @@ def test_greedy_decoding_with_the_cache_equals_recomputation(model, inputs, refe
 
 
 def test_loss(model, inputs, reference):
-    head = model.grounding_head
+    head = model.head
     with torch.no_grad():
         losses = model(inputs['images'], loss_samples(inputs), mode='loss')
         memory, memory_mask = model.encode(inputs['images'], inputs['text'])
@@ -140,13 +141,13 @@ def test_loss(model, inputs, reference):
 
 def test_only_loss_seq_init_has_a_gradient_and_it_reaches_every_tower(model, inputs, reference):
     rates = {m: m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
-    attention = {m: m.attn_drop for m in model.modules() if hasattr(m, 'attn_drop')}
+    attention = {m: m.dropout for m in model.modules() if isinstance(m, ScaledDotProduct)}
     model.train()
     try:
         for m in rates:
             m.p = 0.0
         for m in attention:
-            m.attn_drop = 0.0
+            m.dropout = 0.0
         model.zero_grad()
         losses = model.loss(inputs['images'], loss_samples(inputs))
         losses['loss_seq_init'].backward()
@@ -155,11 +156,11 @@ def test_only_loss_seq_init_has_a_gradient_and_it_reaches_every_tower(model, inp
         for m, p in rates.items():
             m.p = p
         for m, p in attention.items():
-            m.attn_drop = p
+            m.dropout = p
     assert {k: v.requires_grad for k, v in losses.items()} == reference['loss_requires_grad']
     for key, value in reference['loss_train_mode_dropout0'].items():
         assert abs(losses[key].item() - value) <= 1e-5 * max(1.0, abs(value)), key
-    for tower in ('visual_encoder', 'text_encoder', 'multimodal_encoder', 'grounding_head.decoder'):
+    for tower in ('image_encoder', 'text_encoder', 'multimodal_encoder', 'head.decoder'):
         grads = [p.grad for n, p in model.named_parameters() if n.startswith(tower) and p.grad is not None]
         assert grads and sum(g.abs().sum() for g in grads) > 0, tower
     model.zero_grad()

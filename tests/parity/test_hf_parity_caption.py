@@ -70,7 +70,7 @@ def test_converted_state_dict_has_exactly_our_keys(converted):
     model = build_caption_model()
     assert set(converted) == set(model.state_dict())
     model.load_state_dict(converted, strict=True)
-    decoder = model.seq_gen_head.decoder
+    decoder = model.head.decoder
     assert torch.equal(decoder.cls.predictions.decoder.weight, decoder.bert.embeddings.word_embeddings.weight)
     assert torch.equal(decoder.bert.embeddings.position_ids, torch.arange(512)[None])
 
@@ -78,7 +78,7 @@ def test_converted_state_dict_has_exactly_our_keys(converted):
 def test_image_embeddings_equal(hf_model, converted, images):
     model = load_converted(converted)
     with torch.no_grad():
-        ours = model.visual_encoder(images)[0]
+        ours = model.image_encoder(images)
         theirs = hf_model.vision_model(pixel_values=images).last_hidden_state
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
 
@@ -97,7 +97,7 @@ def test_teacher_forced_logits_match(hf_model, converted, images):
         theirs = hf_model.text_decoder(
             input_ids, attention_mask=mask, encoder_hidden_states=image_embeds
         ).logits
-        ours = model.seq_gen_head.decoder(input_ids, mask, image_embeds=model.visual_encoder(images)[0])
+        ours = model.head.decoder(input_ids, mask, image_embeds=model.image_encoder(images))
     assert (mask == 0).any()  # the padding mask is exercised
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-4)
 
@@ -222,6 +222,6 @@ def test_convert_tool_writes_a_strictly_loadable_checkpoint(hf_model, images, tm
     assert set(checkpoint['state_dict']) == set(build_caption_model().state_dict())
     model = load_checkpoint(build_caption_model(), tmp_path / 'out' / 'blip.pth')  # strict
     with torch.no_grad():
-        ours = model.visual_encoder(images)[0]
+        ours = model.image_encoder(images)
         theirs = hf_model.vision_model(pixel_values=images).last_hidden_state
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)

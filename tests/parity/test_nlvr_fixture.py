@@ -11,6 +11,7 @@ from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
+from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 
@@ -51,8 +52,8 @@ def test_merge_layers_exist_from_layer_6_on():
     net = MODELS.build(fixture_config('nlvr8l'))
     merging = [
         index
-        for index, layer in enumerate(net.multimodal_backbone.layers)
-        if hasattr(layer.crossattention.output, 'merge_layer')
+        for index, layer in enumerate(net.text_encoder.layers)
+        if layer.crossattention.output.merge_layer is not None
     ]
     assert merging == [6, 7]
 
@@ -61,7 +62,7 @@ def test_image_embeddings_left_then_right(task, inputs):
     _, model, reference = task
     images = inputs['images']
     with torch.no_grad():
-        flat = model.vision_backbone(torch.cat([images[:, 0], images[:, 1]]))[0]
+        flat = model.image_encoder(torch.cat([images[:, 0], images[:, 1]]))
     torch.testing.assert_close(flat, reference['image_embeds_flat'], **TOLERANCE)
 
 
@@ -80,7 +81,7 @@ def test_multimodal_states_logits_scores_and_labels(task, inputs):
     with torch.no_grad():
         flat = reference['image_embeds_flat']
         left, right = flat.chunk(2)
-        states = model.multimodal_backbone(
+        states = model.text_encoder(
             reference['text_input_ids'], reference['text_attention_mask'], image_embeds=[left, right]
         )
         logits = model(inputs['images'], samples(inputs), mode='tensor')
@@ -103,13 +104,13 @@ def test_loss(task, inputs):
 def test_loss_in_train_mode_without_dropout_equals_eval_and_trains_every_tower(task, inputs):
     _, model, reference = task
     rates = {m: m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
-    attention = {m: m.attn_drop for m in model.modules() if hasattr(m, 'attn_drop')}
+    attention = {m: m.dropout for m in model.modules() if isinstance(m, ScaledDotProduct)}
     model.train()
     try:
         for m in rates:
             m.p = 0.0
         for m in attention:
-            m.attn_drop = 0.0
+            m.dropout = 0.0
         model.zero_grad()
         loss = model.loss(inputs['images'], samples(inputs, with_labels=True))['loss']
         loss.backward()
@@ -118,12 +119,12 @@ def test_loss_in_train_mode_without_dropout_equals_eval_and_trains_every_tower(t
         for m, p in rates.items():
             m.p = p
         for m, p in attention.items():
-            m.attn_drop = p
+            m.dropout = p
     assert abs(loss.item() - reference['loss_train_mode_dropout0']['loss']) < 1e-5
-    layer = model.multimodal_backbone.layers[-1].crossattention
+    layer = model.text_encoder.layers[-1].crossattention
     for name in ('self0.query.weight', 'self1.query.weight', 'output.dense0.weight', 'output.dense1.weight'):
         assert layer.get_parameter(name).grad.abs().sum() > 0, name
-    assert model.vision_backbone.patch_embed.projection.weight.grad.abs().sum() > 0
+    assert model.image_encoder.patch_embed.projection.weight.grad.abs().sum() > 0
     model.zero_grad()
 
 

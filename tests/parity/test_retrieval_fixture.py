@@ -7,6 +7,7 @@ from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
+from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
 
@@ -126,7 +127,7 @@ def test_loss_momentum_features_and_queue_state(inputs, reference):
     for key, value in reference['loss'].items():
         assert abs(losses[key].item() - value) < 1e-5, key
     # The momentum features were enqueued: the first two queue columns.
-    head = model.head
+    head = model.itc_head
     torch.testing.assert_close(head.image_queue[:, :2].t(), reference['loss_itc_image_feat_m'], **TOLERANCE)
     torch.testing.assert_close(head.text_queue[:, :2].t(), reference['loss_itc_text_feat_m'], **TOLERANCE)
     assert torch.equal(head.queue_ptr, reference['loss_state_after_queue_ptr'])
@@ -157,13 +158,13 @@ def test_loss_in_train_mode_without_dropout_equals_eval(inputs, reference):
     for m in model.modules():
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.0
-        if hasattr(m, 'attn_drop'):
-            m.attn_drop = 0.0
+        if isinstance(m, ScaledDotProduct):
+            m.dropout = 0.0
     model.train()
     torch.manual_seed(inputs['loss_seed'])
     losses = model.loss(inputs['images'], loss_samples(inputs))
     for key, value in reference['loss_train_mode_dropout0'].items():
         assert abs(losses[key].item() - value) < 1e-5, key
     (losses['itc_loss'] + losses['itm_loss']).backward()
-    assert model.vision_backbone.cls_token.grad is not None
-    assert all(p.grad is None for p in model.vision_backbone_m.parameters())  # momentum: no gradient
+    assert model.image_encoder.cls_token.grad is not None
+    assert all(p.grad is None for p in model.image_encoder_m.parameters())  # momentum: no gradient

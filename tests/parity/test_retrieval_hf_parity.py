@@ -68,7 +68,7 @@ def hf_model():
 
 def our_model(**overrides):
     # Converted checkpoints carry BLIP's 57600-long ITC queues.
-    return blip.get_model(TINY_CONFIG, head=dict(queue_size=ITC_QUEUE_SIZE), **overrides)
+    return blip.get_model(TINY_CONFIG, itc_head=dict(queue_size=ITC_QUEUE_SIZE), **overrides)
 
 
 @pytest.fixture(scope='module')
@@ -92,8 +92,8 @@ def test_converted_keys_and_training_state(hf_model, model):
         for key, value in state.items():
             if key.startswith(online + '.'):
                 assert torch.equal(state[online + '_m' + key[len(online) :]], value), key
-    assert model.temp.item() == pytest.approx(0.07) and model.head.temp is model.temp
-    assert int(model.head.queue_ptr) == 0 and bool((model.head.idx_queue == -100).all())
+    assert model.temp.item() == pytest.approx(0.07) and model.itc_head.temp is model.temp
+    assert int(model.itc_head.queue_ptr) == 0 and bool((model.itc_head.idx_queue == -100).all())
 
 
 def test_itm_logits_match(hf_model, model, images):
@@ -106,8 +106,8 @@ def test_itm_logits_match(hf_model, model, images):
             input_ids=enc_ids, pixel_values=images, attention_mask=tokens.attention_mask
         ).itm_score
         image_embeds = model.extract_feat(images)['image_embeds']
-        states = model.text_backbone(enc_ids, tokens.attention_mask, image_embeds=image_embeds)
-        ours = model.multimodal_head(states[:, 0])
+        states = model.text_encoder(enc_ids, tokens.attention_mask, image_embeds=image_embeds)
+        ours = model.itm_head(states[:, 0])
         match = model.match_logits(
             image_embeds, tokens.input_ids, tokens.attention_mask, torch.arange(3), torch.arange(3)
         )

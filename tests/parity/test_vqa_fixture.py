@@ -20,6 +20,7 @@ import blip  # noqa: F401
 from blip.apis.model_zoo import REPO_ROOT
 from blip.checkpoint import load_state_dict_strict
 from blip.models import vqa_head as vqa_head_module
+from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import DATA, fixture_config, load_fixture, load_json, load_recipe_weights
 from tiny_models import TINY_VIT, tiny_vqa_config
@@ -71,24 +72,24 @@ def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
         assert str(state[key].dtype) == f'torch.{dtype}', key
     for first, second in manifest['tied_groups']:
         assert state[first].data_ptr() == state[second].data_ptr()
-    assert net.vision_backbone.pos_embed.shape == (1, 1 + 30 * 30, 768)  # 480 px
+    assert net.image_encoder.pos_embed.shape == (1, 1 + 30 * 30, 768)  # 480 px
 
 
 def test_weights_trained_at_another_size_are_resampled_on_load():
     small = MODELS.build(tiny_vqa_config())
-    large = MODELS.build(tiny_vqa_config() | dict(vision_backbone=dict(TINY_VIT, img_size=96)))
+    large = MODELS.build(tiny_vqa_config() | dict(image_encoder=dict(TINY_VIT, img_size=96)))
     load_state_dict_strict(large, small.state_dict())  # 4x4 -> 6x6 grid, as 384 -> 480 px
-    assert large.vision_backbone.pos_embed.shape == (1, 37, 32)
-    torch.testing.assert_close(large.vision_backbone.pos_embed[:, 0], small.vision_backbone.pos_embed[:, 0])
+    assert large.image_encoder.pos_embed.shape == (1, 37, 32)
+    torch.testing.assert_close(large.image_encoder.pos_embed[:, 0], small.image_encoder.pos_embed[:, 0])
 
 
 def test_image_and_question_encoding(models, inputs, reference):
     model = models['generate']
-    ids, mask = model.tokenize_questions(inputs['question'], torch.device('cpu'))
+    ids, mask = model.tokenize_questions(inputs['question'])
     assert torch.equal(ids, reference['question_input_ids'])
     assert torch.equal(mask, reference['question_attention_mask'])
     with torch.no_grad():
-        embeds = model.extract_feat(inputs['images'])
+        embeds = model.encode_image(inputs['images'])
         states, _ = model.encode_questions(inputs['images'], inputs['question'])
     torch.testing.assert_close(embeds, reference['image_embeds'], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(states, reference['question_states'], rtol=1e-4, atol=1e-5)
@@ -107,7 +108,7 @@ def test_weighted_answer_loss(models, inputs, reference):
     assert torch.equal(answers.input_ids, reference['loss_answer_input_ids'])  # [CLS] first, as mmpretrain
     with torch.no_grad():
         states = reference['question_states'][[0, 0, 1]]
-        logits = model.vqa_head.decoder(
+        logits = model.head.decoder(
             answers.input_ids,
             answers.attention_mask,
             image_embeds=states,
@@ -124,24 +125,24 @@ def test_weighted_answer_loss(models, inputs, reference):
 def test_loss_in_train_mode_without_dropout_equals_eval(models, inputs, reference):
     model = models['generate']
     dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
-    attention = [m for m in model.modules() if hasattr(m, 'attn_drop')]
-    saved = [m.p for m in dropouts], [m.attn_drop for m in attention]
+    attention = [m for m in model.modules() if isinstance(m, ScaledDotProduct)]
+    saved = [m.p for m in dropouts], [m.dropout for m in attention]
     model.train()
     try:
         for m in dropouts:
             m.p = 0.0
         for m in attention:
-            m.attn_drop = 0.0
+            m.dropout = 0.0
         loss = model.loss(inputs['images'], training_samples(inputs))['vqa_loss']
         loss.backward()  # the loss trains both towers and the decoder
-        assert model.vision_backbone.patch_embed.projection.weight.grad is not None
-        assert model.multimodal_backbone.embeddings.word_embeddings.weight.grad is not None
+        assert model.image_encoder.patch_embed.projection.weight.grad is not None
+        assert model.text_encoder.embeddings.word_embeddings.weight.grad is not None
     finally:
         model.eval().zero_grad(set_to_none=True)
         for m, p in zip(dropouts, saved[0]):
             m.p = p
         for m, p in zip(attention, saved[1]):
-            m.attn_drop = p
+            m.dropout = p
     assert abs(loss.item() - reference['loss_train_mode_dropout0']['vqa_loss']) < 1e-5
 
 
@@ -149,7 +150,7 @@ def test_generation_without_question_mask_is_mmpretrains(models, inputs, referen
     model = models['generate']
     with torch.no_grad():
         states = model.encode_questions(inputs['images'], inputs['question'])[0]
-        sequences = model.vqa_head.generate(states, None, BOS, SEP, PAD)  # all-ones mask
+        sequences = model.head.generate(states, None, model.generation_cfg, BOS, SEP, PAD)  # all-ones mask
     assert torch.equal(sequences, reference['generate_sequences'])
     decoded = model.tokenizer.batch_decode(sequences, skip_special_tokens=True)
     assert decoded == reference['generate_pred_answer']
@@ -169,15 +170,15 @@ def test_generated_answers_mask_the_question_padding(models, inputs, reference):
 def test_rank_candidates_scores_and_answers(models, inputs, reference, variant):
     model = models[variant]
     k = reference[f'{variant}_num_ans_candidates']
-    assert model.vqa_head.num_ans_candidates == k
-    assert model.vqa_head.answer_list == inputs['answer_list']
-    candidate_ids, candidate_mask = model.answer_candidates(torch.device('cpu'))
+    assert model.head.num_ans_candidates == k
+    assert model.head.answer_list == inputs['answer_list']
+    candidate_ids, candidate_mask = model.answer_candidates()
     with torch.no_grad():
         states, mask = model.encode_questions(inputs['images'], inputs['question'])
-        start_logits = model.vqa_head.decoder(
+        start_logits = model.head.decoder(
             candidate_ids[:1, :1].expand(2, 1), image_embeds=states, image_mask=mask
         )[:, 0]
-        indices, scores = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
+        indices, scores = model.head.rank(states, mask, candidate_ids, candidate_mask)
     torch.testing.assert_close(start_logits, reference[f'{variant}_start_logits'], rtol=1e-4, atol=1e-5)
     assert torch.equal(indices, reference[f'{variant}_derived_topk_ids'])
     assert torch.equal(candidate_ids[indices.flatten()], reference[f'{variant}_candidate_input_ids'])
@@ -193,17 +194,17 @@ def test_rank_candidates_scores_and_answers(models, inputs, reference, variant):
 
 def test_rank_scores_a_few_questions_at_a_time(models, inputs, monkeypatch):
     model = models['rank']
-    candidate_ids, candidate_mask = model.answer_candidates(torch.device('cpu'))
-    k = model.vqa_head.num_ans_candidates
+    candidate_ids, candidate_mask = model.answer_candidates()
+    k = model.head.num_ans_candidates
     with torch.no_grad():
         states, mask = model.encode_questions(inputs['images'], inputs['question'])
-        at_once = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
+        at_once = model.head.rank(states, mask, candidate_ids, candidate_mask)
         # Logits of one question's candidates exceed the budget: one question at a time.
         monkeypatch.setattr(vqa_head_module, 'RANK_LOGITS_BYTES', 1)
         rows = []
-        hook = model.vqa_head.decoder.register_forward_hook(lambda m, args, out: rows.append(len(args[0])))
+        hook = model.head.decoder.register_forward_hook(lambda m, args, out: rows.append(len(args[0])))
         try:
-            chunked = model.vqa_head.rank(states, mask, candidate_ids, candidate_mask)
+            chunked = model.head.rank(states, mask, candidate_ids, candidate_mask)
         finally:
             hook.remove()
     # The first tokens of both questions, then each question's candidates.
@@ -219,7 +220,7 @@ def test_ranked_answers_do_not_depend_on_the_other_questions(models, inputs):
     alone = predict(model, inputs['images'][:1], [question])[0]
     images = torch.cat([inputs['images'][:1], inputs['images'][1:], inputs['images'][:1]])
     batched = predict(model, images, [question, LONGER, LONGER + ' or a blue one?'])
-    assert len(model.tokenize_questions([question, LONGER], torch.device('cpu'))[1][0]) > 8  # padded
+    assert len(model.tokenize_questions([question, LONGER])[1][0]) > 8  # padded
     assert batched[0].pred_answer == alone.pred_answer
     assert batched[0].pred_top_answers == alone.pred_top_answers
     torch.testing.assert_close(

@@ -58,7 +58,7 @@ def our_model(hf_model, **generation_cfg) -> torch.nn.Module:
 
 
 def hf_question_inputs(model, questions):
-    ids, mask = model.tokenize_questions(questions, torch.device('cpu'))
+    ids, mask = model.tokenize_questions(questions)
     return ids, mask
 
 
@@ -82,7 +82,7 @@ def test_converted_keys_equal_ours_and_load_strictly(hf_model):
     assert set(converted) == set(model.state_dict())
     assert guess_hf_task(hf_model.state_dict()) == 'vqa'
     model.load_state_dict(converted, strict=True)
-    decoder = model.vqa_head.decoder
+    decoder = model.head.decoder
     assert torch.equal(decoder.cls.predictions.decoder.weight, decoder.bert.embeddings.word_embeddings.weight)
 
 
@@ -97,7 +97,7 @@ def test_question_states_and_answer_logits_match(hf_model, images):
             input_ids=ids, attention_mask=mask, encoder_hidden_states=image_embeds
         ).last_hidden_state
         ours_states, ours_mask = model.encode_questions(images, MIXED_LENGTH)
-        ours_logits = model.vqa_head.decoder(
+        ours_logits = model.head.decoder(
             answers.input_ids, answers.attention_mask, image_embeds=ours_states, image_mask=ours_mask
         )
         # v5's BlipTextAttention drops encoder_attention_mask (it reaches the

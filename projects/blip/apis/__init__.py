@@ -28,7 +28,10 @@ def inference_model(
             expression). For NLVR one input is a pair ``(left, right)``.
         pretrained: Weights when ``model`` is a name or config (see
             :func:`get_model`); ignored for a built model.
-        device: Device for a model built here.
+        device: Device for a model built here. A model built here for the
+            CPU computes with the inference-only oneDNN modules
+            (:func:`blip.models.cpu_inference.optimize`); a model given is used
+            as it is.
         **kwargs: Passed to the task's inferencer (e.g. ``batch_size``).
 
     Returns:
@@ -39,9 +42,10 @@ def inference_model(
         retrieval, whose ``gallery=`` keyword names the images or texts to
         search), or a list of them for a list of inputs.
     """
-    if not isinstance(model, torch.nn.Module):
+    built_here = not isinstance(model, torch.nn.Module)
+    if built_here:
         model = get_model(model, pretrained=pretrained, device=device)
-    inferencer = build_inferencer(model)
+    inferencer = build_inferencer(model, cpu_optimize=built_here)
     results = inferencer(*inputs, **kwargs)
     return results if inferencer.is_batch(*inputs) else results[0]
 

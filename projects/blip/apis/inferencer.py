@@ -10,7 +10,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-from blip.models import pack_for_cpu_inference
+from blip.models.cpu_inference import optimize
 from blip.registry import TRANSFORMS
 
 ImageInput = str | os.PathLike | np.ndarray | Image.Image
@@ -29,19 +29,21 @@ class Inferencer:
     """Runs a model's test pipeline and ``test_step`` on inputs given by a user.
 
     Args:
-        model: A model from :func:`blip.get_model` (it carries ``_config``).
-            It is put in eval mode and, on CPU at float32, its linear layers'
-            weights are packed for oneDNN (:func:`blip.models.pack_for_cpu_inference`:
-            same outputs, faster; ``model.train()`` or ``model.to(...)``
-            unpacks them).
+        model: A model from :func:`blip.get_model` (it carries ``_config``);
+            it is put in eval mode.
+        cpu_optimize: At float32 on CPU, first swap in the inference-only
+            oneDNN modules (:func:`blip.models.cpu_inference.optimize`: same
+            outputs to float rounding, faster; the model can no longer be
+            trained or moved). :func:`blip.inference_model` does for the
+            models it builds from a name or config.
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, cpu_optimize: bool = False):
         if not hasattr(model, '_config'):
             raise ValueError('the model has no _config: build it with blip.get_model(...)')
         self.model = model.eval()
-        if getattr(model, 'precision', 'float32') == 'float32':
-            pack_for_cpu_inference(model)
+        if cpu_optimize and model.precision == 'float32':
+            optimize(model)
         with DefaultScope.overwrite_default_scope('blip'):
             self.pipeline = [TRANSFORMS.build(t) for t in model._config.test_dataloader.dataset.pipeline]
 
@@ -80,12 +82,12 @@ class CaptionInferencer(Inferencer):
 
 
 #: Model class name -> inferencer class.
-INFERENCERS: dict[str, Callable[[torch.nn.Module], Inferencer]] = {'BlipCaption': CaptionInferencer}
+INFERENCERS: dict[str, Callable[..., Inferencer]] = {'BlipCaption': CaptionInferencer}
 
 
-def build_inferencer(model: torch.nn.Module) -> Inferencer:
-    """The inferencer for ``model``'s task."""
+def build_inferencer(model: torch.nn.Module, cpu_optimize: bool = False) -> Inferencer:
+    """The inferencer for ``model``'s task (``cpu_optimize``: see :class:`Inferencer`)."""
     name = type(model).__name__
     if name not in INFERENCERS:
         raise ValueError(f'no inferencer for {name}; known: {sorted(INFERENCERS)}')
-    return INFERENCERS[name](model)
+    return INFERENCERS[name](model, cpu_optimize=cpu_optimize)

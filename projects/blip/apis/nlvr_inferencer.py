@@ -33,8 +33,8 @@ class NLVRInferencer(Inferencer):
     may be paths, BGR arrays or PIL images.
     """
 
-    def __init__(self, model):
-        super().__init__(model)
+    def __init__(self, model, cpu_optimize: bool = False):
+        super().__init__(model, cpu_optimize)
         per_image = self.pipeline[0]
         if not hasattr(per_image, 'transforms') or not hasattr(per_image, 'collate_keys'):
             raise ValueError(

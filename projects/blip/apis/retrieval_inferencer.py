@@ -8,6 +8,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 from PIL import Image
 
+from blip.models.retrieval_scoring import ranked
+
 from .inferencer import INFERENCERS, ImageInput, Inferencer, _image_item
 
 #: Feature keys of images and of texts, as :meth:`RetrievalInferencer.extract_feat` returns them.
@@ -27,10 +29,12 @@ class RetrievalInferencer(Inferencer):
 
     ``RetrievalInferencer(model)('a dog on the grass', gallery=['a.jpg', 'b.jpg'])``
     ranks the gallery images for the text; with image queries and a gallery of
-    texts it ranks the texts. The contrastive (ITC) similarity picks the
-    ``model.topk`` best candidates (at least ``topk``), the matching head
-    (ITM) re-scores them: ``score = ITM match logit + ITC cosine``; with
-    ``fast_match`` the score is the cosine. Results::
+    texts it ranks the texts, exactly as the model's evaluation ranks them
+    (:func:`blip.models.retrieval_scoring.rerank`): the contrastive (ITC)
+    similarity picks the ``model.topk`` best candidates, the matching head
+    (ITM) re-scores them, ``score = ITM match logit + ITC cosine``; the other
+    entries score -100 and follow in index order (equal scores rank by
+    index). With ``fast_match`` the score is the cosine. Results::
 
         {'text': 'a dog on the grass',
          'matches': [{'index': 1, 'image': 'b.jpg', 'score': 2.31}, ...]}   # text -> images
@@ -41,8 +45,8 @@ class RetrievalInferencer(Inferencer):
     and pass the returned dict as ``gallery``.
     """
 
-    def __init__(self, model):
-        super().__init__(model)
+    def __init__(self, model, cpu_optimize: bool = False):
+        super().__init__(model, cpu_optimize)
         # The image transforms of the test pipeline; its text cleaning applies to texts.
         cleaners = [t for t in self.pipeline if type(t).__name__ == 'CleanCaption']
         self.image_pipeline = [t for t in self.pipeline if t not in cleaners]
@@ -179,29 +183,13 @@ class RetrievalInferencer(Inferencer):
         """Best ``topk`` gallery entries of each query: ``(scores, indices)``, each ``(Q, topk)``."""
         model = self.model
         device = model.device
-        similarity = image_feats['image_feat'].to(device) @ text_feats['text_feat'].to(device).t()
-        if mode == 't2i':
-            similarity = similarity.t()
-        num_queries, num_gallery = similarity.shape
-        candidates = min(num_gallery, topk if model.fast_match else max(topk, model.topk))
-        cosine, gallery_rows = similarity.topk(candidates, dim=1)
-        if model.fast_match:
-            return cosine, gallery_rows
-        query_rows = torch.arange(num_queries, device=device)[:, None].expand_as(gallery_rows)
-        image_rows, text_rows = (query_rows, gallery_rows) if mode == 'i2t' else (gallery_rows, query_rows)
-        # Pairs sorted by image, so that a batch holds few images (keys/values once per image).
-        by_image = image_rows.flatten().argsort(stable=True)
-        logits = torch.empty_like(cosine).flatten()
-        logits[by_image] = model.match_logits(
-            image_feats['image_embeds'],
-            text_feats['text_ids'],
-            text_feats['text_attn_mask'],
-            image_rows.flatten()[by_image],
-            text_rows.flatten()[by_image],
-        )
-        scores = logits.view_as(cosine) + cosine
-        order = scores.argsort(dim=1, descending=True, stable=True)[:, :topk]
-        return scores.gather(1, order), gallery_rows.gather(1, order)
+        feats = {**image_feats, **text_feats}
+        similarity = feats['image_feat'].to(device) @ feats['text_feat'].to(device).t()
+        scores = model.scores(similarity, feats['text_ids'], model.pair_logits(feats), directions=(mode,))[
+            mode
+        ]
+        best = ranked(scores, topk)
+        return scores.gather(1, best), best
 
     def _score_images_for_text(self, images, text: str, batch_size: int) -> list[dict]:
         images = list(images) if isinstance(images, (list, tuple)) else [images]

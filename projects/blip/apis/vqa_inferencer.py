@@ -56,7 +56,7 @@ class VQAInferencer(Inferencer):
         for index, text in enumerate(questions):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f'question {index} is empty or not a string: {text!r}')
-        if top_answers and self.model.vqa_head.inference_method != 'rank':
+        if top_answers and self.model.head.inference_method != 'rank':
             raise ValueError(
                 "top_answers needs rank mode: build the model with head=dict(inference_method='rank', ...)"
             )

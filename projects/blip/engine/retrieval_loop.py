@@ -19,7 +19,6 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop, autocast
 from mmpretrain.structures import DataSample
 
-from blip.models.retrieval_rerank import score_matrices, select_candidates
 from blip.registry import LOOPS
 
 #: Fields every test item needs (a retrieval dataset with ``test_mode=True``).
@@ -104,26 +103,29 @@ def retrieval_scores(model, local: LocalFeatures) -> tuple[torch.Tensor, torch.T
     image_owner = torch.full((num_images,), -1, dtype=torch.long, device=model.device)
     image_feat = _place(gather_rows(local.cat('image_feat')), gather_rows(image_ids), num_images, image_owner)
     text_feat = _place(gather_rows(local.cat('text_feat')), gather_rows(text_ids), num_texts)
-    similarity = image_feat @ text_feat.t()
-    if model.fast_match:
-        return similarity, similarity.t().contiguous(), [items[i] for i in range(num_images)]
-
+    items = [items[i] for i in range(num_images)]
     all_text_ids = _place(gather_rows(local.cat('text_ids')), gather_rows(text_ids), num_texts)
+    if model.fast_match:
+        scores = model.scores(image_feat @ text_feat.t(), all_text_ids, match_logits=None)
+        return scores['i2t'], scores['t2i'], items
     text_mask = _place(gather_rows(local.cat('text_attn_mask')), gather_rows(text_ids), num_texts)
-    candidates = select_candidates(similarity, model.topk)
-    # Each pair is scored by the process holding its image's tokens.
-    pair_owner = image_owner[candidates.pairs[:, 0]]
-    mine = candidates.pairs[pair_owner == rank]
     local_row = torch.full((num_images,), -1, dtype=torch.long, device=model.device)
     local_row[image_ids] = torch.arange(len(image_ids), device=model.device)
-    logits = model.match_logits(
-        local.cat('image_embeds'), all_text_ids, text_mask, local_row[mine[:, 0]], mine[:, 1]
-    )
-    all_logits = torch.empty(len(candidates.pairs), dtype=logits.dtype, device=logits.device)
-    for owner, part in enumerate(gather_rows(logits)):
-        all_logits[pair_owner == owner] = part
-    i2t, t2i = score_matrices(similarity, candidates, all_logits)
-    return i2t, t2i, [items[i] for i in range(num_images)]
+
+    def match_logits(pairs: torch.Tensor) -> torch.Tensor:
+        # Each pair is scored by the process holding its image's tokens.
+        pair_owner = image_owner[pairs[:, 0]]
+        mine = pairs[pair_owner == rank]
+        logits = model.match_logits(
+            local.cat('image_embeds'), all_text_ids, text_mask, local_row[mine[:, 0]], mine[:, 1]
+        )
+        all_logits = torch.empty(len(pairs), dtype=logits.dtype, device=logits.device)
+        for owner, part in enumerate(gather_rows(logits)):
+            all_logits[pair_owner == owner] = part
+        return all_logits
+
+    scores = model.scores(image_feat @ text_feat.t(), all_text_ids, match_logits)
+    return scores['i2t'], scores['t2i'], items
 
 
 def _check_numbering(items: dict, num_images: int, num_texts: int) -> None:
@@ -191,13 +193,13 @@ def run_retrieval_evaluation(loop, stage: str) -> dict:
     local = LocalFeatures(loop.offload_embeds)
     for index, data_batch in enumerate(loop.dataloader):
         runner.call_hook(f'before_{stage}_iter', batch_idx=index, data_batch=data_batch)
-        with torch.no_grad(), autocast(enabled=loop.fp16):
+        with torch.no_grad(), autocast(enabled=loop.fp16), model.inference_precision(model.device):
             data = model.data_preprocessor(data_batch, False)
             local.add(model.extract_feat(data['images'], data['data_samples']), data['data_samples'])
         runner.call_hook(f'after_{stage}_iter', batch_idx=index, data_batch=data_batch, outputs=[])
     if not local.batches:
         raise ValueError(f'retrieval {stage}: the dataloader gave no data')
-    with torch.no_grad(), autocast(enabled=loop.fp16):
+    with torch.no_grad(), autocast(enabled=loop.fp16), model.inference_precision(model.device):
         i2t, t2i, images = retrieval_scores(model, local)
     metrics = evaluate_scores(loop.evaluator, i2t.float(), t2i.float(), images)
     runner.call_hook(f'after_{stage}_epoch', metrics=metrics)

@@ -1,5 +1,6 @@
 """Models of the ``blip`` scope: the two towers, heads and task models."""
 
+from .base import BlipModel
 from .blip_caption import BlipCaption
 from .blip_grounding import BlipGrounding
 from .blip_nlvr import BlipNLVR
@@ -10,7 +11,6 @@ from .generation import GenerationConfig, generate
 from .grounding_head import GroundingHead
 from .itc_head import ITCHead
 from .itm_head import ITMHead
-from .linear import pack_for_cpu_inference
 from .seq_gen_head import SeqGenerationHead
 from .text_decoder import TextDecoder
 from .text_transformer import DecodingCache, TextConfig, TextTransformer
@@ -20,12 +20,13 @@ from .vqa_head import VQAHead
 
 __all__ = [
     'BlipCaption',
+    'BlipDataPreprocessor',
     'BlipGrounding',
+    'BlipModel',
     'BlipNLVR',
     'BlipRetrieval',
-    'BlipVQA',
-    'BlipDataPreprocessor',
     'BlipTokenizer',
+    'BlipVQA',
     'DecodingCache',
     'GenerationConfig',
     'GroundingHead',
@@ -38,5 +39,4 @@ __all__ = [
     'VQAHead',
     'VisionTransformer',
     'generate',
-    'pack_for_cpu_inference',
 ]

@@ -1,15 +1,16 @@
 """BLIP visual grounding: the box a referring expression describes."""
 
 import torch
-from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 from torchvision.ops import box_convert
 
-from blip.registry import MODELS, TOKENIZER
+from blip.registry import MODELS
+
+from .base import BlipModel
 
 
 @MODELS.register_module()
-class BlipGrounding(BaseModel):
+class BlipGrounding(BlipModel):
     """mmpretrain's BLIP grounding model (RefCOCO).
 
     The text encoder reads the expression alone (``[CLS]`` first); the
@@ -19,59 +20,55 @@ class BlipGrounding(BaseModel):
     four bin tokens (see :class:`GroundingHead`).
 
     Args:
-        visual_encoder: Image tower config (``VisionTransformer``).
+        tokenizer: Tokenizer config (``BlipTokenizer``).
+        image_encoder: Image tower config (``VisionTransformer``).
         text_encoder: Text tower config, used text-only.
         multimodal_encoder: Text tower config, image-grounded.
         head: ``GroundingHead`` config (its tokenizer defaults to the model's).
-        tokenizer: Tokenizer config (``BlipTokenizer``).
         max_txt_len: Expressions are truncated to this many tokens.
-        data_preprocessor: Batch preparation config.
-        init_cfg: mmengine initialisation config.
+        **kwargs: ``precision``, ``data_preprocessor``, ``init_cfg``: see
+            :class:`BlipModel`.
+
+    Samples need ``text`` (the expression); training also ``gt_bboxes`` and
+    the ``img_shape`` the box is in. Prediction sets ``pred_bboxes``.
     """
+
+    checkpoint_names = {'image_encoder': 'visual_encoder', 'head': 'grounding_head'}
 
     def __init__(
         self,
-        visual_encoder: dict,
+        tokenizer: dict,
+        image_encoder: dict,
         text_encoder: dict,
         multimodal_encoder: dict,
         head: dict,
-        tokenizer: dict,
         max_txt_len: int = 128,
-        data_preprocessor: dict | None = None,
-        init_cfg: dict | None = None,
+        **kwargs,
     ):
-        data_preprocessor = dict(type='BlipDataPreprocessor') | dict(data_preprocessor or {})
-        super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
-        self.tokenizer = TOKENIZER.build(tokenizer)
-        self.visual_encoder = MODELS.build(visual_encoder)
-        self.text_encoder = MODELS.build(text_encoder)
+        super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
         self.multimodal_encoder = MODELS.build(multimodal_encoder)
-        self.grounding_head = MODELS.build(dict(tokenizer=self.tokenizer) | dict(head))
+        self.head = MODELS.build(dict(tokenizer=self.tokenizer) | dict(head))
         self.max_txt_len = max_txt_len
 
-    def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
-        """``mode``: ``'loss'`` (dict of losses; samples need ``text``,
-        ``gt_bboxes`` and the ``img_shape`` the box is in) or ``'predict'``
-        (samples get ``pred_bboxes``; they need ``text``)."""
-        if mode == 'loss':
-            return self.loss(images, data_samples)
-        if mode == 'predict':
-            return self.predict(images, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}".')
+    def encode_multimodal(self, text_ids, text_mask, image_embeds, **kwargs) -> torch.Tensor:
+        """The multimodal encoder over the text encoder's states, cross-attending to the image."""
+        text_embeds = self.encode_text(text_ids, text_mask)
+        return self.multimodal_encoder(
+            attention_mask=text_mask, embeds=text_embeds, image_embeds=image_embeds, **kwargs
+        )
+
+    def extract_feat(self, images: torch.Tensor, data_samples: list | None = None) -> torch.Tensor:
+        """What the box decoder reads (see :meth:`encode`)."""
+        return self.encode(images, _expressions(data_samples))[0]
 
     def encode(self, images: torch.Tensor, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """What the box decoder reads: ``[image tokens; multimodal text states]`` (B, N + L, C)
         and its mask (image tokens all attended, text padding masked)."""
         if len(texts) != images.shape[0]:
             raise ValueError(f'{images.shape[0]} images but {len(texts)} expressions')
-        image_embeds = self.visual_encoder(images)[0]
-        text = self.tokenizer(
-            texts, padding='longest', truncation=True, max_length=self.max_txt_len, return_tensors='pt'
-        ).to(image_embeds.device)
-        text_embeds = self.text_encoder(text.input_ids, text.attention_mask)
-        multimodal_embeds = self.multimodal_encoder(
-            attention_mask=text.attention_mask, embeds=text_embeds, image_embeds=image_embeds
-        )
+        image_embeds = self.encode_image(images)
+        text = self.tokenize(texts, self.max_txt_len)
+        multimodal_embeds = self.encode_multimodal(text.input_ids, text.attention_mask, image_embeds)
         image_mask = text.attention_mask.new_ones(image_embeds.shape[:2])
         memory = torch.cat([image_embeds, multimodal_embeds], dim=1)
         return memory, torch.cat([image_mask, text.attention_mask], dim=1)
@@ -79,12 +76,12 @@ class BlipGrounding(BaseModel):
     def loss(self, images: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
         """Box-token losses; each sample's first ``gt_bboxes`` box (``xyxy`` pixels
         of its ``img_shape`` ``(h, w)``) is the target."""
-        memory, memory_mask = self.encode(images, [sample.text for sample in data_samples])
+        memory, memory_mask = self.encode(images, _expressions(data_samples))
         boxes = torch.stack(
             [self._normalized_target(sample, index) for index, sample in enumerate(data_samples)]
         )
         boxes = box_convert(boxes.to(memory), 'xyxy', 'cxcywh')
-        return self.grounding_head.loss(memory, memory_mask, boxes)
+        return self.head.loss(memory, memory_mask, boxes)
 
     @staticmethod
     def _normalized_target(sample: DataSample, index: int) -> torch.Tensor:
@@ -101,10 +98,8 @@ class BlipGrounding(BaseModel):
         ``scale_factor`` ``(w, h)`` (default ``(1, 1)``); ``gt_bboxes``, when
         present, are divided by it too, so both are in original pixels.
         """
-        if data_samples is None:
-            raise ValueError('BlipGrounding.predict needs data samples with the expression as text')
-        memory, memory_mask = self.encode(images, [sample.text for sample in data_samples])
-        boxes = self.grounding_head.predict(memory, memory_mask)
+        memory, memory_mask = self.encode(images, _expressions(data_samples))
+        boxes = self.head.predict(memory, memory_mask)
         height, width = images.shape[-2:]
         for box, sample in zip(boxes, data_samples):
             scale_w, scale_h = sample.get('scale_factor', (1, 1))
@@ -114,3 +109,9 @@ class BlipGrounding(BaseModel):
                 gt_bboxes = torch.as_tensor(sample.gt_bboxes, dtype=torch.float32).reshape(-1, 4)
                 sample.gt_bboxes = gt_bboxes / scale.to(gt_bboxes.device)
         return data_samples
+
+
+def _expressions(data_samples: list | None) -> list[str]:
+    if not data_samples:
+        raise ValueError('BlipGrounding needs data samples with the expression as text')
+    return [sample.text for sample in data_samples]

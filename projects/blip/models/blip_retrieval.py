@@ -1,34 +1,43 @@
 """BLIP image-text retrieval: contrastive features to find candidates, matching to re-rank them."""
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
-from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from blip.registry import MODELS, TOKENIZER
+from blip.registry import MODELS
 
-from .retrieval_rerank import score_matrices, select_candidates
+from .base import BlipModel
+from .retrieval_scoring import DIRECTIONS, rerank
 
-# mmpretrain's retrieval configs build the projection necks as dict(type='Linear', ...).
-MODELS.register_module('Linear', module=nn.Linear)
+#: The towers and projections that have momentum copies (``<name>_m``).
+MOMENTUM_MODULES = ('image_encoder', 'text_encoder', 'image_proj', 'text_proj')
+_CHECKPOINT_NAMES = {
+    'image_encoder': 'vision_backbone',
+    'text_encoder': 'text_backbone',
+    'image_proj': 'vision_neck',
+    'text_proj': 'text_neck',
+}
 
 
 @MODELS.register_module()
-class BlipRetrieval(BaseModel):
+class BlipRetrieval(BlipModel):
     """BLIP image-text retrieval model.
 
     * Image-text contrastive (ITC) features: the image tower's class token and
-      the text tower's first token (text-only mode), each projected by a
-      linear neck and L2-normalised. Their cosine similarity ranks every pair.
+      the text tower's first token (text-only mode), each projected to
+      ``embed_dim`` (``image_proj``, ``text_proj``) and L2-normalised. Their
+      cosine similarity ranks every pair.
     * Image-text matching (ITM): the text tower cross-attending to the image
       tokens, with ``[ENC]`` as first token, and a two-way head; it re-scores
-      the ``topk`` best candidates of every query.
-    * Momentum copies of the towers and necks, and the ITC head's queues, for
+      the ``topk`` best candidates of every query (see
+      :mod:`blip.models.retrieval_scoring`, the one scoring of the model, the
+      evaluation loop and the inferencer).
+    * Momentum copies of the towers and projections, and the ITC head's queues, for
       training (ITC with momentum distillation, ITM on hard negatives drawn
       from the contrastive similarities of the whole global batch).
 
@@ -37,37 +46,39 @@ class BlipRetrieval(BaseModel):
     (normalised afterwards) and its ITM input is all the frames' tokens side by
     side, as BLIP's zero-shot video retrieval does.
 
-    Arguments and parameter names follow mmpretrain's ``BlipRetrieval``, so its
-    configs and checkpoints work unchanged.
-
     Args:
-        vision_backbone: Image tower config (``VisionTransformer``).
-        text_backbone: Text tower config (``XBertEncoder`` / ``TextTransformer``).
-        vision_neck: Projection of the image class token (``Linear``).
-        text_neck: Projection of the text's first token (``Linear``).
-        head: ``ITCHead`` config.
-        multimodal_head: ``ITMHead`` config.
         tokenizer: ``BlipTokenizer`` config.
+        image_encoder: Image tower config (``VisionTransformer``).
+        text_encoder: Text tower config (``TextTransformer`` with cross-attention).
+        embed_dim: Size of the contrastive features.
+        itc_head: ``ITCHead`` config (``embed_dim`` is filled in).
+        itm_head: ``ITMHead`` config (``hidden_size`` is filled in).
         momentum: Exponential moving average factor of the momentum encoders.
         negative_all_rank: Draw ITM hard negatives from every process's batch.
-        temperature: Initial ITC temperature; one parameter shared with ``head``.
+        temperature: Initial ITC temperature; one parameter shared with ``itc_head``.
         fast_match: Rank by ITC similarity alone (no ITM re-rank).
         topk: ITM re-ranked candidates per query (clamped to the candidates).
         max_txt_len: Texts are truncated and padded to this many tokens.
         rerank_batch_size: Image-text pairs per ITM forward pass when re-ranking.
-        data_preprocessor: Batch preparation config.
-        init_cfg: mmengine initialisation config.
+        **kwargs: ``precision``, ``data_preprocessor``, ``init_cfg``: see
+            :class:`BlipModel`.
     """
+
+    checkpoint_names = {
+        **_CHECKPOINT_NAMES,
+        **{f'{ours}_m': f'{theirs}_m' for ours, theirs in _CHECKPOINT_NAMES.items()},
+        'itc_head': 'head',
+        'itm_head': 'multimodal_head',
+    }
 
     def __init__(
         self,
-        vision_backbone: dict,
-        text_backbone: dict,
-        vision_neck: dict,
-        text_neck: dict,
-        head: dict,
-        multimodal_head: dict,
         tokenizer: dict,
+        image_encoder: dict,
+        text_encoder: dict,
+        embed_dim: int = 256,
+        itc_head: dict | None = None,
+        itm_head: dict | None = None,
         momentum: float = 0.995,
         negative_all_rank: bool = True,
         temperature: float = 0.07,
@@ -75,26 +86,21 @@ class BlipRetrieval(BaseModel):
         topk: int = 256,
         max_txt_len: int = 35,
         rerank_batch_size: int = 64,
-        data_preprocessor: dict | None = None,
-        init_cfg: dict | None = None,
+        **kwargs,
     ):
-        data_preprocessor = dict(type='BlipDataPreprocessor') | dict(data_preprocessor or {})
-        super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
-        self.tokenizer = TOKENIZER.build(tokenizer)
-        self.vision_backbone = MODELS.build(vision_backbone)
-        self.text_backbone = MODELS.build(text_backbone)
-        self.vision_neck = MODELS.build(vision_neck)
-        self.text_neck = MODELS.build(text_neck)
-        self.head = MODELS.build(head)
-        self.multimodal_head = MODELS.build(multimodal_head)
+        super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
+        text_width = self.text_encoder.config.hidden_size
+        self.image_proj = nn.Linear(self.image_encoder.embed_dims, embed_dim)
+        self.text_proj = nn.Linear(text_width, embed_dim)
+        self.itc_head = MODELS.build(dict(type='ITCHead') | dict(itc_head or {}) | dict(embed_dim=embed_dim))
+        self.itm_head = MODELS.build(
+            dict(type='ITMHead') | dict(itm_head or {}) | dict(hidden_size=text_width)
+        )
         # One temperature under two names ('temp' and 'head.temp'), as in mmpretrain.
         self.temp = nn.Parameter(temperature * torch.ones([]))
-        self.head.temp = self.temp
-
-        self.vision_backbone_m = _frozen_copy(self.vision_backbone)
-        self.text_backbone_m = _frozen_copy(self.text_backbone)
-        self.vision_neck_m = _frozen_copy(self.vision_neck)
-        self.text_neck_m = _frozen_copy(self.text_neck)
+        self.itc_head.temp = self.temp
+        for name in MOMENTUM_MODULES:
+            setattr(self, f'{name}_m', _frozen_copy(getattr(self, name)))
 
         self.momentum = momentum
         self.negative_all_rank = negative_all_rank
@@ -103,42 +109,15 @@ class BlipRetrieval(BaseModel):
         self.max_txt_len = max_txt_len
         self.rerank_batch_size = rerank_batch_size
 
-    def _momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [
-            (self.vision_backbone, self.vision_backbone_m),
-            (self.text_backbone, self.text_backbone_m),
-            (self.vision_neck, self.vision_neck_m),
-            (self.text_neck, self.text_neck_m),
-        ]
-
-    @property
-    def device(self) -> torch.device:
-        return self.temp.device
-
-    def forward(
-        self, images: torch.Tensor | None = None, data_samples: list | None = None, mode: str = 'tensor'
-    ):
-        """``mode``: ``'tensor'`` (the dict of :meth:`extract_feat`), ``'loss'`` or
-        ``'predict'`` (i2t and t2i data samples over this batch only)."""
-        if mode == 'tensor':
-            return self.extract_feat(images, data_samples)
-        if mode == 'loss':
-            return self.loss(images, data_samples)
-        if mode == 'predict':
-            return self.predict(images, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}".')
-
     # Features -------------------------------------------------------------------
 
-    def tokenize(self, texts: Sequence[str]):
+    def tokenize_texts(self, texts: Sequence[str]):
         """Token ids and mask ``(N, max_txt_len)``, padded to ``max_txt_len`` as BLIP does."""
-        return self.tokenizer(
-            list(texts),
-            padding='max_length',
-            truncation=True,
-            max_length=self.max_txt_len,
-            return_tensors='pt',
-        ).to(self.device)
+        return self.tokenize(texts, self.max_txt_len, padding='max_length')
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Image tokens (B, N, C); a video's ``(B, F, 3, H, W)`` frames side by side (B, F * N, C)."""
+        return _encode_images(images, self.image_encoder, self.image_proj)[0]
 
     def extract_feat(
         self,
@@ -171,32 +150,22 @@ class BlipRetrieval(BaseModel):
             raise ValueError('extract_feat: give images, texts, or data samples with a text field')
         return_embeds = not self.fast_match if return_embeds is None else return_embeds
         results = {}
-        tokens = self.tokenize(texts) if texts is not None else None
+        tokens = self.tokenize_texts(texts) if texts is not None else None
         if tokens is not None and return_texts:
             results.update(text_ids=tokens.input_ids, text_attn_mask=tokens.attention_mask)
         if images is not None:
-            image_embeds, image_feat = self._encode_images(images, self.vision_backbone, self.vision_neck)
+            image_embeds, image_feat = _encode_images(images, self.image_encoder, self.image_proj)
             results['image_feat'] = image_feat
             if return_embeds:
                 results['image_embeds'] = image_embeds
         if tokens is not None:
-            text_embeds = self.text_backbone(tokens.input_ids, tokens.attention_mask)
-            results['text_feat'] = F.normalize(self.text_neck(text_embeds[:, 0]), dim=-1)
+            text_embeds = self.encode_text(tokens.input_ids, tokens.attention_mask)
+            results['text_feat'] = F.normalize(self.text_proj(text_embeds[:, 0]), dim=-1)
             if return_embeds:
                 results['text_embeds'] = text_embeds
         return results
 
-    @staticmethod
-    def _encode_images(images: torch.Tensor, tower: nn.Module, neck: nn.Module):
-        if images.dim() == 5:
-            videos, frames = images.shape[:2]
-            embeds = tower(images.flatten(0, 1))[0]
-            feat = neck(embeds[:, 0]).unflatten(0, (videos, frames)).mean(dim=1)
-            embeds = embeds.unflatten(0, (videos, frames)).flatten(1, 2)
-        else:
-            embeds = tower(images)[0]
-            feat = neck(embeds[:, 0])
-        return embeds, F.normalize(feat, dim=-1)
+    # Scoring --------------------------------------------------------------------
 
     def match_logits(
         self,
@@ -211,9 +180,9 @@ class BlipRetrieval(BaseModel):
 
         Pairs run ``batch_size`` at a time (``rerank_batch_size`` by default),
         whatever their queries; within a batch the cross-attention keys and
-        values of each image are computed once for all its texts, and padding
-        that no text of the batch needs is cut (padding is masked, so the
-        logits do not change).
+        values of each image are computed once for all its texts. Padding that
+        no text needs is cut (padding is masked, so the logits do not change;
+        the same for every batch, so a pair's logit does not depend on its batch).
 
         Args:
             image_embeds: ``(num_images, N, C)`` image tokens, on any device.
@@ -228,42 +197,56 @@ class BlipRetrieval(BaseModel):
             ``(P,)`` logits, on the model's device.
         """
         batch_size = batch_size or self.rerank_batch_size
+        length = int(text_attn_mask.any(dim=0).nonzero().max()) + 1
+        text_ids, text_attn_mask = text_ids[:, :length], text_attn_mask[:, :length]
         logits = [torch.empty(0, device=self.device)]
         for start in range(0, len(image_rows), batch_size):
             images, image_index = torch.unique(image_rows[start : start + batch_size], return_inverse=True)
             rows = text_rows[start : start + batch_size].to(text_ids.device)
-            mask = text_attn_mask[rows].to(self.device)
-            length = int(mask.any(dim=0).nonzero().max()) + 1
-            ids = text_ids[rows, :length].to(self.device)
+            ids = text_ids[rows].to(self.device)
             ids[:, 0] = self.tokenizer.enc_token_id
-            states = self.text_backbone(
+            states = self.encode_multimodal(
                 ids,
-                mask[:, :length],
-                image_embeds=image_embeds[images.to(image_embeds.device)].to(self.device),
+                text_attn_mask[rows].to(self.device),
+                image_embeds[images.to(image_embeds.device)].to(self.device),
                 image_index=image_index.to(self.device),
             )
-            logits.append(self.multimodal_head(states[:, 0])[:, 1])
+            logits.append(self.itm_head(states[:, 0])[:, 1])
         return torch.cat(logits)
 
-    def score_matrices(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """i2t ``(num_images, num_texts)`` and t2i ``(num_texts, num_images)`` scores.
-
-        ITC similarity for every pair; with ITM (not ``fast_match``) the
-        ``topk`` candidates of each query score ``ITM match logit + ITC
-        similarity`` and the others -100, as mmpretrain scores them.
-        """
-        similarity = feats['image_feat'] @ feats['text_feat'].t()
-        if self.fast_match:
-            return similarity, similarity.t().contiguous()
-        candidates = select_candidates(similarity, self.topk)
-        logits = self.match_logits(
-            feats['image_embeds'],
-            feats['text_ids'],
-            feats['text_attn_mask'],
-            candidates.pairs[:, 0],
-            candidates.pairs[:, 1],
+    def pair_logits(self, feats: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``pairs (P, 2) -> (P,)`` ITM logits of ``(image, text)`` rows of ``feats``."""
+        return lambda pairs: self.match_logits(
+            feats['image_embeds'], feats['text_ids'], feats['text_attn_mask'], pairs[:, 0], pairs[:, 1]
         )
-        return score_matrices(similarity, candidates, logits)
+
+    def scores(
+        self,
+        similarity: torch.Tensor,
+        text_ids: torch.Tensor,
+        match_logits: Callable[[torch.Tensor], torch.Tensor] | None,
+        directions: Sequence[str] = DIRECTIONS,
+    ) -> dict[str, torch.Tensor]:
+        """The retrieval scores, per direction ``(num_queries, num_gallery)``.
+
+        With ``fast_match`` the ITC ``similarity`` ``(num_images, num_texts)``
+        itself; otherwise the ``topk`` candidates of each query score ``ITM
+        match logit + ITC similarity`` and the others -100, as mmpretrain scores
+        them (:func:`blip.models.retrieval_scoring.rerank`; texts with equal
+        ``text_ids`` are scored as one).
+
+        Args:
+            match_logits: ``pairs -> logits`` of ``(image, text)`` index pairs,
+                e.g. :meth:`pair_logits`.
+        """
+        topk = None if self.fast_match else self.topk
+        return rerank(similarity, topk, match_logits, directions, text_ids)
+
+    def score_matrices(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """i2t ``(num_images, num_texts)`` and t2i ``(num_texts, num_images)`` scores of ``feats``."""
+        similarity = feats['image_feat'] @ feats['text_feat'].t()
+        scores = self.scores(similarity, feats['text_ids'], self.pair_logits(feats))
+        return scores['i2t'], scores['t2i']
 
     # Prediction -----------------------------------------------------------------
 
@@ -299,10 +282,12 @@ class BlipRetrieval(BaseModel):
         image_ids = torch.tensor([sample.image_id for sample in data_samples], device=self.device)
         with torch.no_grad():
             self._momentum_update()
-            _, image_feat_m = self._encode_images(images, self.vision_backbone_m, self.vision_neck_m)
-            text_embeds_m = self.text_backbone_m(feats['text_ids'], feats['text_attn_mask'])
-            text_feat_m = F.normalize(self.text_neck_m(text_embeds_m[:, 0]), dim=-1)
-        losses = self.head.loss(feats['image_feat'], feats['text_feat'], image_feat_m, text_feat_m, image_ids)
+            _, image_feat_m = _encode_images(images, self.image_encoder_m, self.image_proj_m)
+            text_embeds_m = self.text_encoder_m(feats['text_ids'], feats['text_attn_mask'])
+            text_feat_m = F.normalize(self.text_proj_m(text_embeds_m[:, 0]), dim=-1)
+        losses = self.itc_head.loss(
+            feats['image_feat'], feats['text_feat'], image_feat_m, text_feat_m, image_ids
+        )
         losses.update(self._itm_loss(feats, image_ids))
         return losses
 
@@ -310,7 +295,7 @@ class BlipRetrieval(BaseModel):
         text_ids = feats['text_ids'].clone()
         text_ids[:, 0] = self.tokenizer.enc_token_id
         text_mask, image_embeds = feats['text_attn_mask'], feats['image_embeds']
-        positive = self.text_backbone(text_ids, text_mask, image_embeds=image_embeds)[:, 0]
+        positive = self.encode_multimodal(text_ids, text_mask, image_embeds)[:, 0]
 
         gather = _gather if self.negative_all_rank else (lambda x: x)
         with torch.no_grad():
@@ -329,22 +314,40 @@ class BlipRetrieval(BaseModel):
         world_image_embeds = _gather_with_grad(image_embeds) if self.negative_all_rank else image_embeds
         negative_images = world_image_embeds[torch.multinomial(weights_t2i, 1).squeeze(1)]
         negative_texts = torch.multinomial(weights_i2t, 1).squeeze(1)
-        negative = self.text_backbone(
+        negative = self.encode_multimodal(
             torch.cat([text_ids, gather(text_ids)[negative_texts]]),
             torch.cat([text_mask, gather(text_mask)[negative_texts]]),
-            image_embeds=torch.cat([negative_images, image_embeds]),
+            torch.cat([negative_images, image_embeds]),
         )[:, 0]
         batch_size = len(image_ids)
         is_matched = torch.cat([torch.ones(batch_size), torch.zeros(2 * batch_size)]).to(self.device)
-        return self.multimodal_head.loss(torch.cat([positive, negative]), is_matched)
+        return self.itm_head.loss(torch.cat([positive, negative]), is_matched)
 
     @torch.no_grad()
     def _momentum_update(self) -> None:
         # Every momentum parameter is an exponential moving average, as in BLIP
         # (mmpretrain copies ViT layers 8-11 instead, which BLIP does not).
-        for online, momentum in self._momentum_pairs():
+        for name in MOMENTUM_MODULES:
+            online, momentum = getattr(self, name), getattr(self, f'{name}_m')
             for param, param_m in zip(online.parameters(), momentum.parameters()):
                 param_m.mul_(self.momentum).add_(param, alpha=1.0 - self.momentum)
+
+
+def _encode_images(images: torch.Tensor, tower: nn.Module, proj: nn.Module):
+    """Image tokens and normalised contrastive features; a video's frames side by side."""
+    if images.dim() == 5:
+        videos, frames = images.shape[:2]
+        embeds = tower(images.flatten(0, 1))
+        feat = proj(embeds[:, 0]).unflatten(0, (videos, frames)).mean(dim=1)
+        embeds = embeds.unflatten(0, (videos, frames)).flatten(1, 2)
+    elif images.dim() == 4:
+        embeds = tower(images)
+        feat = proj(embeds[:, 0])
+    else:
+        raise ValueError(
+            f'BlipRetrieval expects images (B, 3, H, W) or videos (B, F, 3, H, W), got {tuple(images.shape)}'
+        )
+    return embeds, F.normalize(feat, dim=-1)
 
 
 def _frozen_copy(module: nn.Module) -> nn.Module:

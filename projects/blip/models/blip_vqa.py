@@ -4,16 +4,16 @@ encoder and the answer decoder."""
 from collections.abc import Sequence
 
 import torch
-from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
-from blip.registry import MODELS, TOKENIZER
+from blip.registry import MODELS
 
-from .precision import InferencePrecision, inference_precision
+from .base import BlipModel
+from .generation import GenerationConfig
 
 
 @MODELS.register_module()
-class BlipVQA(InferencePrecision, BaseModel):
+class BlipVQA(BlipModel):
     """BLIP VQA model; parameter names and results are mmpretrain's ``BlipVQA``'s.
 
     The question, ``[ENC]`` first, is encoded with cross-attention to the
@@ -31,60 +31,54 @@ class BlipVQA(InferencePrecision, BaseModel):
 
     Args:
         tokenizer: Tokenizer config (``BlipTokenizer``).
-        vision_backbone: Image tower config (``VisionTransformer``).
-        multimodal_backbone: Question encoder config (``XBertEncoder``: the text
-            tower with cross-attention).
+        image_encoder: Image tower config (``VisionTransformer``).
+        text_encoder: Question encoder config (``TextTransformer`` with
+            cross-attention).
         head: ``VQAHead`` config holding the answer decoder.
-        precision: Inference precision: ``'float32'``, or ``'bfloat16'`` /
-            ``'float16'`` (autocast, see :mod:`blip.models.precision`). Also
-            settable later as ``model.precision``.
-        data_preprocessor: Batch preparation config.
-        init_cfg: mmengine initialisation config.
+        generation_cfg: Decoding of the ``'generate'`` inference method, see
+            :class:`GenerationConfig` (lengths count the ``[DEC]`` token); one
+            answer per question.
+        **kwargs: ``precision``, ``data_preprocessor``, ``init_cfg``: see
+            :class:`BlipModel`.
     """
+
+    checkpoint_names = {
+        'image_encoder': 'vision_backbone',
+        'text_encoder': 'multimodal_backbone',
+        'head': 'vqa_head',
+    }
 
     def __init__(
         self,
         tokenizer: dict,
-        vision_backbone: dict,
-        multimodal_backbone: dict,
+        image_encoder: dict,
+        text_encoder: dict,
         head: dict,
-        precision: str = 'float32',
-        data_preprocessor: dict | None = None,
-        init_cfg: dict | None = None,
+        generation_cfg: dict | None = None,
+        **kwargs,
     ):
-        data_preprocessor = dict(type='BlipDataPreprocessor') | dict(data_preprocessor or {})
-        super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
-        self.tokenizer = TOKENIZER.build(tokenizer)
-        self.vision_backbone = MODELS.build(vision_backbone)
-        self.multimodal_backbone = MODELS.build(multimodal_backbone)
-        self.vqa_head = MODELS.build(head)
+        super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
+        self.head = MODELS.build(head)
+        self.generation_cfg = GenerationConfig(
+            **(dict(strategy='beam', num_beams=3, max_length=10, min_length=1) | dict(generation_cfg or {}))
+        )
+        if self.generation_cfg.num_return_sequences != 1:
+            raise ValueError(
+                'BlipVQA: generation_cfg.num_return_sequences must be 1 (one answer per question)'
+            )
         self._candidates: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.precision = precision
 
-    def forward(self, images: torch.Tensor, data_samples: list | None = None, mode: str = 'loss'):
-        """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data samples with
-        ``pred_answer``) or ``'tensor'`` (question states)."""
-        if mode == 'loss':
-            return self.loss(images, data_samples)
-        if mode == 'predict':
-            return self.predict(images, data_samples)
-        if mode == 'tensor':
-            return self.encode_questions(images, _questions(data_samples))[0]
-        raise RuntimeError(f'Invalid mode "{mode}".')
+    def extract_feat(self, images: torch.Tensor, data_samples: list | None = None) -> torch.Tensor:
+        """The question states (B, Q, C) grounded in the images."""
+        return self.encode_questions(images, _questions(data_samples))[0]
 
-    def extract_feat(self, images: torch.Tensor) -> torch.Tensor:
-        """Image tokens (B, N, C) of images (B, 3, H, W)."""
-        if images.dim() != 4:
-            raise ValueError(f'BlipVQA expects images of shape (B, 3, H, W), got {tuple(images.shape)}')
-        return self.vision_backbone(images)[0]
-
-    def tokenize_questions(self, questions: Sequence[str], device: torch.device):
+    def tokenize_questions(self, questions: Sequence[str]):
         """Questions padded to the longest, ``[ENC]`` first; ``(ids, mask)``."""
-        limit = self.multimodal_backbone.config.max_position_embeddings
+        limit = self.text_encoder.config.max_position_embeddings
         for index, question in enumerate(questions):
             if not isinstance(question, str) or not question.strip():
                 raise ValueError(f'question {index} of the batch is empty or not a string: {question!r}')
-        tokens = self.tokenizer(list(questions), padding='longest', return_tensors='pt').to(device)
+        tokens = self.tokenize(questions, first_token_id=self.tokenizer.enc_token_id)
         lengths = tokens.attention_mask.sum(dim=1).tolist()
         for index, length in enumerate(lengths):
             if length > limit:
@@ -92,18 +86,15 @@ class BlipVQA(InferencePrecision, BaseModel):
                     f'question {index} of the batch has {length} tokens, more than the {limit} '
                     f'the question encoder takes: {questions[index][:80]!r}...'
                 )
-        ids = tokens.input_ids
-        ids[:, 0] = self.tokenizer.enc_token_id
-        return ids, tokens.attention_mask
+        return tokens.input_ids, tokens.attention_mask
 
     def encode_questions(
         self, images: torch.Tensor, questions: Sequence[str]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Question states (B, Q, C) grounded in the images, and the question mask (B, Q)."""
-        image_embeds = self.extract_feat(images)
-        ids, mask = self.tokenize_questions(questions, image_embeds.device)
-        states = self.multimodal_backbone(ids, mask, image_embeds=image_embeds)
-        return states, mask
+        image_embeds = self.encode_image(images)
+        ids, mask = self.tokenize_questions(questions)
+        return self.encode_multimodal(ids, mask, image_embeds), mask
 
     def loss(self, images: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
         question_states, question_mask = self.encode_questions(images, _questions(data_samples))
@@ -113,11 +104,11 @@ class BlipVQA(InferencePrecision, BaseModel):
             answers += own_answers
             weights += own_weights
             owners += [index] * len(own_answers)
-        tokens = self.tokenizer(answers, padding='longest', return_tensors='pt').to(images.device)
         # mmpretrain keeps the tokenizer's [CLS] as the answer's first token in
         # training ([DEC] when answering); the released weights were trained so.
+        tokens = self.tokenize(answers)
         owners = torch.tensor(owners, device=images.device)
-        return self.vqa_head.loss(
+        return self.head.loss(
             tokens.input_ids,
             tokens.attention_mask,
             torch.tensor(weights, dtype=question_states.dtype, device=images.device),
@@ -126,36 +117,30 @@ class BlipVQA(InferencePrecision, BaseModel):
             num_questions=len(data_samples),
         )
 
-    def answer_candidates(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def answer_candidates(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The answer list tokenized (``[DEC]`` first, padded to the longest) and its mask."""
-        if self.vqa_head.answer_list is None:
+        if self.head.answer_list is None:
             raise RuntimeError("the VQA head has no answer list: build it with inference_method='rank'")
-        if self._candidates is None:
-            tokens = self.tokenizer(self.vqa_head.answer_list, padding='longest', return_tensors='pt')
-            tokens.input_ids[:, 0] = self.tokenizer.bos_token_id
+        if self._candidates is None or self._candidates[0].device != self.device:
+            tokens = self.tokenize(self.head.answer_list, first_token_id=self.tokenizer.bos_token_id)
             self._candidates = (tokens.input_ids, tokens.attention_mask)
-        return tuple(t.to(device) for t in self._candidates)
+        return self._candidates
 
     def predict(self, images: torch.Tensor, data_samples: list | None = None) -> list[DataSample]:
-        with inference_precision(self.precision, images.device):
-            return self._predict(images, data_samples)
-
-    def _predict(self, images: torch.Tensor, data_samples: list | None) -> list[DataSample]:
         question_states, question_mask = self.encode_questions(images, _questions(data_samples))
-        if self.vqa_head.inference_method == 'rank':
-            indices, scores = self.vqa_head.rank(
-                question_states, question_mask, *self.answer_candidates(question_states.device)
-            )
+        if self.head.inference_method == 'rank':
+            indices, scores = self.head.rank(question_states, question_mask, *self.answer_candidates())
             order = scores.argsort(dim=1, descending=True, stable=True)
             indices, scores = indices.gather(1, order), scores.gather(1, order)
             for sample, own_indices, own_scores in zip(data_samples, indices.tolist(), scores.tolist()):
-                sample.pred_top_answers = [self.vqa_head.answer_list[i] for i in own_indices]
+                sample.pred_top_answers = [self.head.answer_list[i] for i in own_indices]
                 sample.pred_top_scores = own_scores
                 sample.pred_answer = sample.pred_top_answers[0]
         else:
-            sequences = self.vqa_head.generate(
+            sequences = self.head.generate(
                 question_states,
                 question_mask,
+                self.generation_cfg,
                 bos_token_id=self.tokenizer.bos_token_id,
                 eos_token_id=self.tokenizer.sep_token_id,
                 pad_token_id=self.tokenizer.pad_token_id,

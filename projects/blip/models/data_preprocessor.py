@@ -8,7 +8,7 @@ from mmengine.model import BaseDataPreprocessor
 from blip.registry import MODELS
 
 
-@MODELS.register_module(name=['BlipDataPreprocessor', 'MultiModalDataPreprocessor'])
+@MODELS.register_module()
 class BlipDataPreprocessor(BaseDataPreprocessor):
     """Stack images (``(C, H, W)`` each, or ``(N, C, H, W)`` for image pairs),
     optionally flip BGR to RGB, and normalise with ``mean``/``std``.
@@ -17,8 +17,7 @@ class BlipDataPreprocessor(BaseDataPreprocessor):
     ``pseudo_collate`` as N lists over the batch and are stacked to
     ``(B, N, C, H, W)``.
 
-    Data samples pass through unchanged. Also registered as
-    ``MultiModalDataPreprocessor`` so mmpretrain-style configs build it.
+    Data samples pass through unchanged.
 
     Args:
         mean: Per-channel mean, in the 0-255 pixel scale.

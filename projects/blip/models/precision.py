@@ -12,9 +12,6 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-from torch import nn
-
-from .linear import unpack_linear_weights
 
 #: Precision name -> autocast dtype (None: plain float32).
 PRECISIONS: dict[str, torch.dtype | None] = {
@@ -48,23 +45,3 @@ def inference_precision(precision: str, device: torch.device | str) -> Iterator[
             stack.enter_context(torch.no_grad())
         stack.enter_context(torch.autocast(torch.device(device).type, dtype=dtype))
         yield
-
-
-class InferencePrecision:
-    """The ``precision`` attribute of a task model (a mixin for ``nn.Module``).
-
-    Setting a lower precision turns weights packed for float32 CPU inference
-    (:func:`blip.models.pack_for_cpu_inference`) back into plain tensors:
-    autocast computes from those. Setting ``'float32'`` again leaves them
-    plain; pack them again for float32 speed.
-    """
-
-    @property
-    def precision(self) -> str:
-        return self._precision
-
-    @precision.setter
-    def precision(self, precision: str) -> None:
-        self._precision = check_precision(precision)
-        if precision != 'float32' and isinstance(self, nn.Module):
-            unpack_linear_weights(self)

@@ -8,6 +8,9 @@ from blip.registry import MODELS
 
 from .generation import GenerationConfig, generate
 
+#: Label of the tokens left out of a language-model loss (``F.cross_entropy``'s default).
+IGNORE_INDEX = -100
+
 
 @MODELS.register_module()
 class SeqGenerationHead(nn.Module):
@@ -16,14 +19,12 @@ class SeqGenerationHead(nn.Module):
     Args:
         decoder: Config of the text decoder (``TextDecoder``).
         label_smoothing: Label smoothing of the token cross-entropy (BLIP: 0.1).
-        ignore_index: Label of tokens left out of the loss.
     """
 
-    def __init__(self, decoder: dict, label_smoothing: float = 0.1, ignore_index: int = -100):
+    def __init__(self, decoder: dict, label_smoothing: float = 0.1):
         super().__init__()
         self.decoder = MODELS.build(decoder)
         self.label_smoothing = label_smoothing
-        self.ignore_index = ignore_index
 
     def loss(
         self,
@@ -32,7 +33,8 @@ class SeqGenerationHead(nn.Module):
         labels: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Mean label-smoothed cross-entropy of each next token over non-ignored labels.
+        """Mean label-smoothed cross-entropy of each next token over the labels that
+        are not :data:`IGNORE_INDEX`.
 
         ``labels`` are aligned with ``input_ids`` (position ``i`` is the target of
         the logits at ``i - 1``); the shift happens here.
@@ -41,7 +43,7 @@ class SeqGenerationHead(nn.Module):
         loss = F.cross_entropy(
             logits[:, :-1].flatten(0, 1),
             labels[:, 1:].flatten(),
-            ignore_index=self.ignore_index,
+            ignore_index=IGNORE_INDEX,
             label_smoothing=self.label_smoothing,
         )
         return {'seq_gen_lm_loss': loss}

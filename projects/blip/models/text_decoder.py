@@ -1,23 +1,27 @@
 """The text tower as a causal decoder with BERT's language-model head."""
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 from blip.registry import MODELS
 
-from .linear import Linear
-from .text_transformer import ACTIVATIONS, DecodingCache, TextConfig, TextTransformer, init_bert_weights
+from .text_transformer import DecodingCache, TextConfig, TextTransformer, activation, init_bert_weights
 
 
 class LMPrediction(nn.Module):
     def __init__(self, config: TextConfig):
         super().__init__()
-        self.transform = nn.Sequential()
-        self.transform.dense = Linear(
-            config.hidden_size, config.hidden_size, activation=ACTIVATIONS[config.hidden_act]
+        # BERT's layout and parameter names: transform.dense, transform.LayerNorm.
+        self.transform = nn.Sequential(
+            OrderedDict(
+                dense=nn.Linear(config.hidden_size, config.hidden_size),
+                act=activation(config),
+                LayerNorm=nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps),
+            )
         )
-        self.transform.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         # One tensor under both names, as in BERT's checkpoints.
         self.decoder.bias = self.bias
@@ -35,20 +39,20 @@ class LMHead(nn.Module):
         return self.predictions(hidden_states)
 
 
-@MODELS.register_module(name=['TextDecoder', 'XBertLMHeadDecoder'])
+@MODELS.register_module()
 class TextDecoder(nn.Module):
     """Causal text decoder cross-attending to image tokens, with an LM head.
 
     The output projection shares its weight with the word embeddings.
 
     Args:
-        med_config: Text transformer sizes (BLIP's ``med_config`` keys).
+        config: Text transformer sizes (BLIP's ``med_config`` keys).
         with_cp: Gradient checkpointing while training.
     """
 
-    def __init__(self, med_config: dict | TextConfig, with_cp: bool = False):
+    def __init__(self, config: dict | TextConfig, with_cp: bool = False):
         super().__init__()
-        self.bert = TextTransformer(med_config, with_cp=with_cp)
+        self.bert = TextTransformer(config, with_cp=with_cp)
         self.cls = LMHead(self.bert.config)
         self.cls.predictions.transform.apply(init_bert_weights)
         self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
@@ -82,23 +86,18 @@ class TextDecoder(nn.Module):
         return self.cls(hidden_states)
 
     def incremental(
-        self,
-        image_embeds: torch.Tensor | None,
-        image_mask: torch.Tensor | None = None,
-        image_group: int | None = None,
-        max_length: int = 512,
-    ) -> 'IncrementalDecoder':
+        self, image_embeds: torch.Tensor | None, image_mask: torch.Tensor | None = None, max_length: int = 512
+    ) -> 'CachedDecoding':
         """A decoder that feeds tokens step by step, keeping keys/values cached.
 
-        The rows fed at each step are split evenly over the rows of
-        ``image_embeds`` (``image_group`` is accepted for earlier callers and
-        not needed: the split follows from the number of rows fed).
+        The rows fed at each step are split evenly over the rows of ``image_embeds``.
         """
-        return IncrementalDecoder(self, image_embeds, image_mask, max_length)
+        return CachedDecoding(self, image_embeds, image_mask, max_length)
 
 
-class IncrementalDecoder:
-    """Step-by-step decoding state of a :class:`TextDecoder` for the decoding loop.
+class CachedDecoding:
+    """Step-by-step decoding state of a :class:`TextDecoder`, for the decoding loop
+    (:class:`blip.models.generation.IncrementalDecoder`).
 
     ``image_embeds`` has one row per input (image, or question states); each
     step feeds the same number of consecutive rows per input (the prompt once,

@@ -12,6 +12,7 @@ Parameter names equal those of the BERT that BLIP and mmpretrain use
 checkpoints load key for key.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 
 import torch
@@ -20,8 +21,7 @@ from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
-from .attention import attention
-from .linear import Linear
+from .attention import ScaledDotProduct
 
 # Keys of a Hugging Face / BLIP ``med_config`` that describe the file, not the model.
 _IGNORED_MED_KEYS = {
@@ -58,7 +58,6 @@ class TextConfig:
     type_vocab_size: int = 2
     add_cross_attention: bool = True
     encoder_width: int = 768
-    nlvr: bool = False
 
     @classmethod
     def from_med_config(cls, med_config: 'dict | TextConfig') -> 'TextConfig':
@@ -83,8 +82,20 @@ class TextConfig:
         return self.hidden_size // self.num_attention_heads
 
 
-#: BERT's ``hidden_act`` names -> the activation names of :class:`Linear`.
-ACTIVATIONS = {'gelu': 'gelu', 'relu': 'relu', 'gelu_new': 'gelu_tanh'}
+#: BERT's ``hidden_act`` names -> activation modules.
+ACTIVATIONS = {
+    'gelu': nn.GELU,
+    'relu': nn.ReLU,
+    'gelu_new': lambda: nn.GELU(approximate='tanh'),
+    'gelu_pytorch_tanh': lambda: nn.GELU(approximate='tanh'),
+}
+
+
+def activation(config: 'TextConfig') -> nn.Module:
+    """The activation module of ``config.hidden_act``."""
+    if config.hidden_act not in ACTIVATIONS:
+        raise ValueError(f'hidden_act must be one of {sorted(ACTIVATIONS)}, got {config.hidden_act!r}')
+    return ACTIVATIONS[config.hidden_act]()
 
 
 class DecodingCache:
@@ -136,10 +147,10 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, hidden_size: int, kv_width: int, num_heads: int, dropout: float):
         super().__init__()
         self.num_heads = num_heads
-        self.attn_drop = dropout
-        self.query = Linear(hidden_size, hidden_size)
-        self.key = Linear(kv_width, hidden_size)
-        self.value = Linear(kv_width, hidden_size)
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(kv_width, hidden_size)
+        self.value = nn.Linear(kv_width, hidden_size)
+        self.attend = ScaledDotProduct(dropout)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
@@ -166,65 +177,74 @@ class MultiHeadAttention(nn.Module):
         rows, heads, length, dims = query.shape
         if group > 1:
             query = query.unflatten(0, (-1, group)).transpose(1, 2).reshape(-1, heads, group * length, dims)
-        dropout = self.attn_drop if self.training else 0.0
-        context = attention(query, keys, values, mask, dropout, is_causal)
+        context = self.attend(query, keys, values, mask, is_causal)
         if group > 1:
             context = context.unflatten(2, (group, length)).transpose(1, 2).reshape(rows, heads, length, dims)
         return context.transpose(1, 2).flatten(2)
 
 
 class ResidualOutput(nn.Module):
-    """``LayerNorm(residual + dropout(dense(x)))``; with ``twin``, NLVR's two branches."""
+    """``LayerNorm(residual + dropout(dense(x)))``.
 
-    def __init__(self, in_features: int, config: TextConfig, twin: bool = False, merge: bool = False):
+    With ``num_inputs`` 2 (the two image branches of cross-attention) each
+    input has its own ``dense{i}``; their outputs are averaged, or with
+    ``merge`` concatenated and merged by ``merge_layer`` (BLIP's NLVR layers).
+    """
+
+    def __init__(self, in_features: int, config: TextConfig, num_inputs: int = 1, merge: bool = False):
         super().__init__()
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        if twin:
-            self.dense0 = Linear(in_features, config.hidden_size)
-            self.dense1 = Linear(in_features, config.hidden_size)
+        if num_inputs == 1:
+            self.dense = nn.Linear(in_features, config.hidden_size)
         else:
-            self.dense = Linear(in_features, config.hidden_size)
-        if merge:
-            self.merge_layer = Linear(config.hidden_size * 2, config.hidden_size)
+            for i in range(num_inputs):
+                self.add_module(f'dense{i}', nn.Linear(in_features, config.hidden_size))
+        self.merge_layer = nn.Linear(config.hidden_size * num_inputs, config.hidden_size) if merge else None
 
-    def forward(self, x: torch.Tensor | list[torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
-        if isinstance(x, list):
-            branches = [self.dense0(x[0]), self.dense1(x[1])]
-            if hasattr(self, 'merge_layer'):
+    def forward(self, inputs: list[torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
+        if len(inputs) == 1:
+            x = self.dense(inputs[0])
+        else:
+            branches = [getattr(self, f'dense{i}')(x) for i, x in enumerate(inputs)]
+            if self.merge_layer is not None:
                 x = self.merge_layer(torch.cat(branches, dim=-1))
             else:
-                x = (branches[0] + branches[1]) / 2
-        else:
-            x = self.dense(x)
+                x = sum(branches) / len(branches)
         return self.LayerNorm(self.dropout(x) + residual)
 
 
 class AttentionBlock(nn.Module):
-    """Self- or cross-attention followed by its residual output."""
+    """Self- or cross-attention followed by its residual output.
 
-    def __init__(self, config: TextConfig, cross: bool = False, twin: bool = False, merge: bool = False):
+    Cross-attention to ``num_images`` images has one attention per image
+    (``self`` for one image, ``self0``, ``self1`` for two), see :class:`ResidualOutput`.
+    """
+
+    def __init__(self, config: TextConfig, cross: bool = False, num_images: int = 1, merge: bool = False):
         super().__init__()
         kv_width = config.encoder_width if cross else config.hidden_size
         args = (config.hidden_size, kv_width, config.num_attention_heads, config.attention_probs_dropout_prob)
-        if twin:
-            self.self0 = MultiHeadAttention(*args)
-            self.self1 = MultiHeadAttention(*args)
-        else:
-            self.self = MultiHeadAttention(*args)
-        self.output = ResidualOutput(config.hidden_size, config, twin=twin, merge=merge)
+        names = ['self'] if num_images == 1 else [f'self{i}' for i in range(num_images)]
+        for name in names:
+            self.add_module(name, MultiHeadAttention(*args))
+        self.output = ResidualOutput(config.hidden_size, config, num_inputs=num_images, merge=merge)
+
+    @property
+    def heads(self) -> list[MultiHeadAttention]:
+        """The attention of each image, in order."""
+        return [module for name, module in self.named_children() if name != 'output']
 
 
 class TextLayer(nn.Module):
-    def __init__(self, config: TextConfig, index: int):
+    def __init__(self, config: TextConfig, num_images: int = 1, merge: bool = False):
         super().__init__()
         self.attention = AttentionBlock(config)
         if config.add_cross_attention:
-            twin = config.nlvr
-            self.crossattention = AttentionBlock(config, cross=True, twin=twin, merge=twin and index >= 6)
-        self.intermediate = nn.Sequential()
-        self.intermediate.dense = Linear(
-            config.hidden_size, config.intermediate_size, activation=ACTIVATIONS[config.hidden_act]
+            self.crossattention = AttentionBlock(config, cross=True, num_images=num_images, merge=merge)
+        # BERT's layout and parameter names: intermediate.dense, output.dense.
+        self.intermediate = nn.Sequential(
+            OrderedDict(dense=nn.Linear(config.hidden_size, config.intermediate_size), act=activation(config))
         )
         self.output = ResidualOutput(config.intermediate_size, config)
 
@@ -244,21 +264,18 @@ class TextLayer(nn.Module):
         if cache is not None:
             keys, values = cache.extend(index, keys, values)
         context = attention(hidden_states, keys, values, self_mask, is_causal)
-        hidden_states = self.attention.output(context, hidden_states)
+        hidden_states = self.attention.output([context], hidden_states)
         if image_kv is not None:
             block = self.crossattention
-            heads = [block.self] if len(image_kv) == 1 else [block.self0, block.self1]
             contexts = [
                 head(hidden_states, k, v, mask, group=image_group)
-                for head, (k, v), mask in zip(heads, image_kv, image_masks)
+                for head, (k, v), mask in zip(block.heads, image_kv, image_masks, strict=True)
             ]
-            hidden_states = block.output(contexts[0] if len(contexts) == 1 else contexts, hidden_states)
-        return self.output(self.intermediate(hidden_states), hidden_states)
+            hidden_states = block.output(contexts, hidden_states)
+        return self.output([self.intermediate(hidden_states)], hidden_states)
 
     def image_keys_values(self, image_embeds: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        block = self.crossattention
-        heads = [block.self] if len(image_embeds) == 1 else [block.self0, block.self1]
-        return [head.keys_values(x) for head, x in zip(heads, image_embeds)]
+        return [head.keys_values(x) for head, x in zip(self.crossattention.heads, image_embeds, strict=True)]
 
 
 class TextEmbeddings(nn.Module):
@@ -288,9 +305,12 @@ class TextEmbeddings(nn.Module):
 
 
 class TextLayers(nn.Module):
-    def __init__(self, config: TextConfig):
+    def __init__(self, config: TextConfig, num_images: int, merge_layer: int | None):
         super().__init__()
-        self.layer = nn.ModuleList(TextLayer(config, i) for i in range(config.num_hidden_layers))
+        self.layer = nn.ModuleList(
+            TextLayer(config, num_images, merge=merge_layer is not None and i >= merge_layer)
+            for i in range(config.num_hidden_layers)
+        )
 
 
 def init_bert_weights(module: nn.Module, std: float = 0.02) -> None:
@@ -326,15 +346,37 @@ class TextTransformer(nn.Module):
 
     Args:
         config: Sizes; a :class:`TextConfig` or BLIP's ``med_config`` dict.
+        num_images: Images each layer cross-attends to, each with attention
+            weights of its own (BLIP's NLVR2 encoder: 2, the left and the
+            right image); their outputs are averaged, or merged (below).
+        merge_layer: With several images, layers from this index on merge
+            the images' outputs with a linear layer instead of averaging them
+            (BLIP's NLVR2 encoder: 6). None: every layer averages.
         with_cp: Gradient checkpointing of each layer while training.
     """
 
-    def __init__(self, config: TextConfig | dict, with_cp: bool = False):
+    def __init__(
+        self,
+        config: TextConfig | dict,
+        num_images: int = 1,
+        merge_layer: int | None = None,
+        with_cp: bool = False,
+    ):
         super().__init__()
         self.config = TextConfig.from_med_config(config)
+        if num_images < 1 or (num_images > 1 and not self.config.add_cross_attention):
+            raise ValueError(
+                f'TextTransformer: num_images={num_images} needs num_images >= 1 and cross-attention '
+                '(add_cross_attention=True)'
+            )
+        if merge_layer is not None and num_images == 1:
+            raise ValueError(
+                'TextTransformer: merge_layer merges the outputs of several images (num_images > 1)'
+            )
+        self.num_images = num_images
         self.with_cp = with_cp
         self.embeddings = TextEmbeddings(self.config)
-        self.encoder = TextLayers(self.config)
+        self.encoder = TextLayers(self.config, num_images, merge_layer)
         self.apply(init_bert_weights)
 
     @property
@@ -362,7 +404,7 @@ class TextTransformer(nn.Module):
             attention_mask: 1 for tokens to attend, 0 for padding, over all keys
                 (the cached ones included when decoding).
             image_embeds: Image tokens (B, N, C_img) to cross-attend to; a list of
-                two for NLVR's two images. None: text-only mode.
+                ``num_images`` of them for several images. None: text-only mode.
             image_mask: 1/0 mask over the image tokens (same structure).
             causal: Causal self-attention (decoder mode).
             cache: Keys/values of earlier decoding steps, updated in place.
@@ -383,6 +425,11 @@ class TextTransformer(nn.Module):
             if not self.config.add_cross_attention:
                 raise ValueError('this text transformer has no cross-attention layers')
             image_embeds = image_embeds if isinstance(image_embeds, list) else [image_embeds]
+            if len(image_embeds) != self.num_images:
+                raise ValueError(
+                    f'this text transformer cross-attends to {self.num_images} image(s), '
+                    f'got {len(image_embeds)}'
+                )
             if not isinstance(image_mask, list):
                 image_mask = [image_mask] * len(image_embeds)
             image_masks = [_key_padding_mask(m) for m in image_mask]
@@ -426,26 +473,3 @@ class TextTransformer(nn.Module):
         allowed = positions[None, :] <= positions[offset:, None]
         mask = allowed[None, None]
         return (mask if padding is None else mask & padding), False
-
-
-@MODELS.register_module(name='XBertEncoder')
-def build_text_encoder(med_config: dict | TextConfig, with_cp: bool = False) -> TextTransformer:
-    """The text tower as an encoder, under the name mmpretrain's configs use.
-
-    ``dict(type='XBertEncoder', med_config=...)`` builds a :class:`TextTransformer`
-    (BERT without a pooler), so mmpretrain-style task configs work unchanged.
-    """
-    return TextTransformer(med_config, with_cp=with_cp)
-
-
-@MODELS.register_module(name='BertModel')
-def build_bert_model(
-    config: dict | TextConfig, add_pooling_layer: bool = False, with_cp: bool = False
-) -> TextTransformer:
-    """The text tower under the name mmpretrain's NLVR config uses (``config=``).
-
-    BLIP's text encoders have no pooler, so ``add_pooling_layer`` must be False.
-    """
-    if add_pooling_layer:
-        raise ValueError('BertModel: BLIP text encoders have no pooling layer, set add_pooling_layer=False')
-    return TextTransformer(config, with_cp=with_cp)

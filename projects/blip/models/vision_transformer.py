@@ -9,8 +9,7 @@ from torch.utils.checkpoint import checkpoint
 
 from blip.registry import MODELS
 
-from .attention import attention
-from .linear import Linear
+from .attention import ScaledDotProduct
 
 ARCHS = {
     'b': dict(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072),
@@ -76,24 +75,24 @@ class ViTAttention(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, attn_drop: float):
         super().__init__()
         self.num_heads = num_heads
-        self.attn_drop = attn_drop
-        self.qkv = Linear(embed_dims, embed_dims * 3)
-        self.proj = Linear(embed_dims, embed_dims)
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3)
+        self.attend = ScaledDotProduct(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, dims = x.shape
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        dropout = self.attn_drop if self.training else 0.0
-        x = attention(qkv[0], qkv[1], qkv[2], dropout=dropout)
+        x = self.attend(qkv[0], qkv[1], qkv[2])
         return self.proj(x.transpose(1, 2).reshape(batch, length, dims))
 
 
 class FFN(nn.Module):
     def __init__(self, embed_dims: int, feedforward_channels: int, drop: float):
         super().__init__()
+        # mmpretrain's layout (its parameter names: layers.0.0, layers.1).
         self.layers = nn.Sequential(
-            nn.Sequential(Linear(embed_dims, feedforward_channels, activation='gelu'), nn.Dropout(drop)),
-            Linear(feedforward_channels, embed_dims),
+            nn.Sequential(nn.Linear(embed_dims, feedforward_channels), nn.GELU(), nn.Dropout(drop)),
+            nn.Linear(feedforward_channels, embed_dims),
             nn.Dropout(drop),
         )
 
@@ -141,8 +140,8 @@ class VisionTransformer(nn.Module):
     """ViT image encoder returning every token: ``(B, 1 + H/p * W/p, C)``.
 
     Parameter names and numerics follow mmpretrain's ``VisionTransformer`` with
-    ``out_type='raw'`` (post-norm final LayerNorm ``ln1``, eps 1e-6), so its
-    checkpoints load unchanged. Position embeddings are resampled when a
+    ``out_type='raw'`` (final LayerNorm ``ln1``, eps 1e-6), so its checkpoints
+    load unchanged. Position embeddings are resampled when a
     checkpoint was trained at another image size, and at run time for inputs of
     another size.
 
@@ -151,8 +150,6 @@ class VisionTransformer(nn.Module):
             ``embed_dims``, ``num_layers``, ``num_heads``, ``feedforward_channels``.
         img_size: Training image size (sets the position-embedding grid).
         patch_size: Patch size.
-        out_type: Only ``'raw'`` (all tokens) is supported; kept for config
-            compatibility with mmpretrain.
         drop_rate: Dropout after attention and FFN.
         drop_path_rate: Stochastic depth, increasing linearly to this value.
         with_cp: Gradient checkpointing of each layer while training.
@@ -172,7 +169,6 @@ class VisionTransformer(nn.Module):
         arch: str | dict = 'b',
         img_size: int = 384,
         patch_size: int = 16,
-        out_type: str = 'raw',
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         with_cp: bool = False,
@@ -180,8 +176,6 @@ class VisionTransformer(nn.Module):
         pos_embed_temperature: float = 10000.0,
     ):
         super().__init__()
-        if out_type != 'raw':
-            raise ValueError(f"VisionTransformer: out_type must be 'raw', got {out_type!r}")
         spec = ARCHS[arch] if isinstance(arch, str) else dict(arch)
         dims, num_layers = spec['embed_dims'], spec['num_layers']
         self.embed_dims = dims
@@ -215,8 +209,8 @@ class VisionTransformer(nn.Module):
         if key in state_dict and state_dict[key].shape != self.pos_embed.shape:
             state_dict[key] = resize_pos_embed(state_dict[key], self.patch_grid)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor]:
-        """Encode ``images`` (B, 3, H, W); returns a 1-tuple, as mmpretrain's does."""
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Encode ``images`` (B, 3, H, W) into their tokens (B, N, C), class token first."""
         x, grid = self.patch_embed(images)
         cls = self.cls_token.expand(x.shape[0], -1, -1)
         pos_embed = self.pos_embed if grid == self.patch_grid else resize_pos_embed(self.pos_embed, grid)
@@ -226,4 +220,4 @@ class VisionTransformer(nn.Module):
                 x = checkpoint(layer, x, use_reentrant=False)
             else:
                 x = layer(x)
-        return (self.ln1(x),)
+        return self.ln1(x)

@@ -9,6 +9,7 @@ from blip.datasets.vqa_answer_list import build_answer_list, load_answer_list
 from blip.registry import MODELS
 
 from .generation import GenerationConfig, generate
+from .seq_gen_head import IGNORE_INDEX
 
 INFERENCE_METHODS = ('generate', 'rank')
 
@@ -18,18 +19,14 @@ INFERENCE_METHODS = ('generate', 'rank')
 RANK_LOGITS_BYTES = 256 * 2**20
 
 
-@MODELS.register_module(name=['VQAHead', 'VQAGenerationHead'])
+@MODELS.register_module()
 class VQAHead(nn.Module):
     """Answer decoder over the question states of the image-grounded encoder.
-
-    Also registered under mmpretrain's name ``VQAGenerationHead``, with the
-    same config keys (``inference_method``, ``answer_list_path``,
-    ``num_ans_candidates``).
 
     * Training: token cross-entropy of each ground-truth answer, summed over
       its tokens, weighted by the answer's weight (its share of the human
       answers), summed and divided by the number of questions.
-    * ``'generate'``: beam search from ``[DEC]`` with ``generation_cfg``.
+    * ``'generate'``: decoding from ``[DEC]`` (the task model's ``generation_cfg``).
     * ``'rank'``: the ``num_ans_candidates`` answers of the answer list whose
       first token is likeliest after ``[DEC]`` are scored by the negative
       label-smoothed cross-entropy of all their tokens (BLIP's ranking); the
@@ -47,8 +44,6 @@ class VQAHead(nn.Module):
             answer list from when ``answer_list_path`` is None (rank mode).
         min_answer_count: Answers kept when building the list: those that are
             the most common human answer of at least this many questions.
-        generation_cfg: Decoding settings of ``'generate'``, see
-            :class:`GenerationConfig` (lengths count the ``[DEC]`` token).
         rank_label_smoothing: Label smoothing of the cross-entropy that scores
             candidates (BLIP's decoder always applies 0.1).
     """
@@ -61,7 +56,6 @@ class VQAHead(nn.Module):
         answer_list_path: str | None = None,
         answer_list_annotations: list[str] | None = None,
         min_answer_count: int = 9,
-        generation_cfg: dict | None = None,
         rank_label_smoothing: float = 0.1,
     ):
         super().__init__()
@@ -75,13 +69,6 @@ class VQAHead(nn.Module):
             )
         self.decoder = MODELS.build(decoder)
         self.inference_method = inference_method
-        self.generation_cfg = GenerationConfig(
-            **(dict(strategy='beam', num_beams=3, max_length=10, min_length=1) | dict(generation_cfg or {}))
-        )
-        if self.generation_cfg.num_return_sequences != 1:
-            raise ValueError(
-                'VQAHead: generation_cfg.num_return_sequences must be 1 (one answer per question)'
-            )
         self.rank_label_smoothing = rank_label_smoothing
         self.answer_list: list[str] | None = None
         self.num_ans_candidates = num_ans_candidates
@@ -118,9 +105,12 @@ class VQAHead(nn.Module):
             num_questions: Questions in the batch (the loss is per question).
         """
         logits = self.decoder(answer_ids, answer_mask, image_embeds=question_states, image_mask=question_mask)
-        targets = answer_ids.masked_fill(answer_mask == 0, -100)
+        targets = answer_ids.masked_fill(answer_mask == 0, IGNORE_INDEX)
         token_losses = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), ignore_index=-100, reduction='none'
+            logits[:, :-1].flatten(0, 1),
+            targets[:, 1:].flatten(),
+            ignore_index=IGNORE_INDEX,
+            reduction='none',
         )
         answer_losses = token_losses.view(len(answer_ids), -1).sum(dim=1)
         return {'vqa_loss': (answer_weights * answer_losses).sum() / num_questions}
@@ -130,18 +120,18 @@ class VQAHead(nn.Module):
         self,
         question_states: torch.Tensor,
         question_mask: torch.Tensor | None,
+        config: GenerationConfig,
         bos_token_id: int,
         eos_token_id: int,
         pad_token_id: int,
     ) -> torch.Tensor:
-        """Answer token ids (B, L) by beam search, ``[DEC]`` first.
+        """Answer token ids (B, L) decoded with ``config``, ``[DEC]`` first.
 
         ``question_mask`` (B, Q) keeps each answer from attending to its
         question's padding, so an answer does not depend on the other questions
         of the batch. None attends to every state, as mmpretrain's and BLIP's
         generation do.
         """
-        config = self.generation_cfg
         decoder = self.decoder.incremental(question_states, question_mask, max_length=config.max_length)
         bos = question_states.new_full((len(question_states), 1), bos_token_id, dtype=torch.long)
         sequences, _ = generate(decoder, bos, config, eos_token_id, pad_token_id)
@@ -200,11 +190,11 @@ class VQAHead(nn.Module):
             image_mask=question_mask,
             image_group=self.num_ans_candidates,
         )
-        targets = ids.masked_fill(mask == 0, -100)
+        targets = ids.masked_fill(mask == 0, IGNORE_INDEX)
         token_losses = F.cross_entropy(
             logits[:, :-1].flatten(0, 1),
             targets[:, 1:].flatten(),
-            ignore_index=-100,
+            ignore_index=IGNORE_INDEX,
             reduction='none',
             label_smoothing=self.rank_label_smoothing,
         )

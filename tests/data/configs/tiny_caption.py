@@ -4,13 +4,13 @@
 _base_ = ['../../../configs/blip/blip-base_caption.py']
 
 model = dict(
-    vision_encoder=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
         img_size=64,
     ),
-    decoder_head=dict(
+    head=dict(
         decoder=dict(
-            med_config=dict(
+            config=dict(
                 hidden_size=32,
                 num_hidden_layers=2,
                 num_attention_heads=2,

@@ -6,11 +6,11 @@ tiny_sizes = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
 )
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
         img_size=64,
     ),
-    multimodal_backbone=dict(config=tiny_sizes),
+    text_encoder=dict(config=tiny_sizes),
 )
 
 per_image_train = [

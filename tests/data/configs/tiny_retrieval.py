@@ -7,15 +7,13 @@ tiny_text = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
 )
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
         img_size=64,
     ),
-    text_backbone=dict(med_config=tiny_text),
-    vision_neck=dict(in_features=32, out_features=16),
-    text_neck=dict(in_features=32, out_features=16),
-    head=dict(embed_dim=16, queue_size=8),
-    multimodal_head=dict(hidden_size=32),
+    text_encoder=dict(config=tiny_text),
+    embed_dim=16,
+    itc_head=dict(queue_size=8),
     topk=3,
     rerank_batch_size=5,
 )

@@ -7,12 +7,13 @@ tiny_sizes = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
 )
 model = dict(
-    vision_backbone=dict(
+    image_encoder=dict(
         arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
         img_size=64,
     ),
-    multimodal_backbone=dict(med_config=tiny_sizes),
-    head=dict(decoder=dict(med_config=tiny_sizes), generation_cfg=dict(max_length=6)),
+    text_encoder=dict(config=tiny_sizes),
+    head=dict(decoder=dict(config=tiny_sizes)),
+    generation_cfg=dict(max_length=6),
 )
 
 train_pipeline = [

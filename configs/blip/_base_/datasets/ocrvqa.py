@@ -6,7 +6,7 @@
 data_root = 'data/ocrvqa'
 
 data_preprocessor = dict(
-    type='MultiModalDataPreprocessor',
+    type='BlipDataPreprocessor',
     mean=[122.770938, 116.7460125, 104.09373615],
     std=[68.5005327, 66.6321579, 70.32316305],
     to_rgb=True,

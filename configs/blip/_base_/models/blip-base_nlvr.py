@@ -5,8 +5,8 @@ _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipNLVR',
-    vision_backbone=_base_.vision_encoder,
-    multimodal_backbone=dict(type='TextTransformer', config={**_base_.med_config, 'nlvr': True}),
+    image_encoder=_base_.vision_encoder,
+    text_encoder=dict(type='TextTransformer', config=_base_.med_config, num_images=2, merge_layer=6),
     tokenizer=_base_.tokenizer,
     max_txt_len=35,
 )
