@@ -15,6 +15,6 @@ def shapes_root(tmp_path_factory):
     The test split (25 images, 25 NLVR pairs) is odd on purpose: two processes
     must neither drop nor duplicate a sample.
     """
-    from generate_shapes import generate
+    from blip.cli.generate_shapes import generate
 
     return generate(tmp_path_factory.mktemp('shapes'), seed=0, train=300, val=10, test=25, image_size=96)

@@ -1,6 +1,5 @@
 """Retrieval through inference_model: text-to-image and image-to-text search, features, CLI."""
 
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -128,11 +127,11 @@ def test_bad_retrieval_inputs_are_named(model, images):
         inferencer('a red square', gallery=inferencer.extract_feat(texts=TEXTS))
 
 
-def test_infer_tool_scores_images_against_a_text(model, images, tmp_path, monkeypatch, capsys):
+def test_infer_tool_scores_images_against_a_text(model, images, tmp_path, capsys):
     checkpoint = tmp_path / 'tiny.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
-    monkeypatch.syspath_prepend(str(REPO / 'tools'))
-    infer = importlib.import_module('infer')
+    from blip.cli import infer
+
     results = infer.main(
         [str(TINY_CONFIG), *images, '--text', 'a red square', '--checkpoint', str(checkpoint)]
     )

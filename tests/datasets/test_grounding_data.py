@@ -1,7 +1,6 @@
 """RefCOCO/+/g data, grounding augmentations, the box head's loss and start for training
 from scratch, the grounding metric, inference and drawing."""
 
-import importlib.util
 import json
 import pickle
 from collections import OrderedDict
@@ -314,13 +313,9 @@ def test_inference_returns_the_box_and_draws_it(model, data_root, tmp_path):
     ]
 
 
-def test_infer_tool_prints_the_box_and_saves_the_drawing(
-    checkpoint, data_root, tmp_path, capsys, monkeypatch
-):
-    monkeypatch.syspath_prepend(str(REPO / 'tools'))  # infer.py imports the tools' _common
-    spec = importlib.util.spec_from_file_location('infer_tool', REPO / 'tools/infer.py')
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
+def test_infer_tool_prints_the_box_and_saves_the_drawing(checkpoint, data_root, tmp_path, capsys):
+    from blip.cli import infer
+
     path = str(data_root / 'train2014/COCO_train2014_000000000001.jpg')
     out = tmp_path / 'drawn.jpg'
     argv = [

@@ -1,6 +1,5 @@
 """NLVR2 data in the official layout, its pipelines, accuracy, inference and the CLI."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -182,11 +181,9 @@ def test_inference_refuses_what_is_not_a_pair(model, data_root):
         blip.inference_model(model, [(image, image), (image, image)], ['one statement'])
 
 
-def test_infer_tool_takes_two_images_as_one_pair(checkpoint, data_root, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / 'tools'))  # infer.py imports the tools' _common
-    spec = importlib.util.spec_from_file_location('infer_tool', REPO / 'tools/infer.py')
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
+def test_infer_tool_takes_two_images_as_one_pair(checkpoint, data_root, capsys):
+    from blip.cli import infer
+
     left, right = (str(data_root / f'images/dev/dev-9-0-img{i}.png') for i in range(2))
     results = infer.main(
         [str(TINY_CONFIG), left, right, '--checkpoint', str(checkpoint), '--text', 'the left image is red']

@@ -192,15 +192,15 @@ def data_options(root) -> list[str]:
     return [f'{loader}_dataloader.dataset.data_root={root}' for loader in ('train', 'val', 'test')]
 
 
-def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path, monkeypatch):
+def test_train_and_test_tools_run_the_retrieval_loops(coco_root, tmp_path):
     """tools/test.py, the model and the inferencer rank one checkpoint's test split identically.
 
     Three paths through the one scoring (``blip.models.retrieval_scoring``), with
     features from batches of other sizes (ties between the test split's repeated
     captions must stay ties), plain and with ``--cpu-optimize``.
     """
-    monkeypatch.syspath_prepend(str(REPO / 'tools'))
-    train, test = importlib.import_module('train'), importlib.import_module('test')
+    from blip.cli import test, train
+
     options = [
         '--cfg-options',
         *data_options(coco_root),

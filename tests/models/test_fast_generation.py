@@ -211,9 +211,9 @@ def test_precision_is_a_model_option():
 
 
 def test_infer_tool_takes_the_precision(monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
+    from blip.cli import infer
+
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    infer = importlib.import_module('infer')
     image = 'demo/large-blue-circle.png'
     from blip.models import base
 

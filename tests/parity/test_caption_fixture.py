@@ -1,15 +1,18 @@
 """BlipCaption computes what mmpretrain's BlipCaption computes (golden fixtures)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
-from blip.apis.model_zoo import REPO_ROOT
 from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope='module')
@@ -32,7 +35,7 @@ def reference():
 
 def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     manifest = load_json('caption_fullsize_keys.json')
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs/blip/blip-base_caption.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/blip/blip-base_caption.py'))
     net = MODELS.build(cfg.model)
     state = net.state_dict()
     assert {k: list(v.shape) for k, v in state.items()} == manifest['keys']

@@ -1,5 +1,7 @@
 """BlipGrounding computes what mmpretrain's BlipGrounding computes (golden fixtures)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,10 +9,11 @@ from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
-from blip.apis.model_zoo import REPO_ROOT
 from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
+
+REPO = Path(__file__).resolve().parents[2]
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
@@ -54,7 +57,7 @@ def loss_samples(inputs):
 
 def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     manifest = load_json('grounding_fullsize_keys.json')
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs/blip/blip-base_refcoco.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/blip/blip-base_refcoco.py'))
     net = MODELS.build(cfg.model)
     state = net.state_dict()
     assert {k: list(v.shape) for k, v in state.items()} == manifest['keys']

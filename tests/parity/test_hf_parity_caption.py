@@ -27,8 +27,6 @@ its inputs, and what the comparisons do about it:
 """
 
 import copy
-import importlib
-from pathlib import Path
 
 import pytest
 import torch
@@ -47,8 +45,6 @@ from hf_blip_models import (
     load_converted,
     until_eos,
 )
-
-TOOLS = Path(__file__).resolve().parents[2] / 'tools'
 
 
 @pytest.fixture(scope='module')
@@ -204,7 +200,7 @@ def test_converter_rejects_what_it_cannot_represent(hf_model, converted):
 
 
 @pytest.mark.parametrize('source', ['folder', 'model.safetensors', 'pytorch_model.bin'])
-def test_convert_tool_writes_a_strictly_loadable_checkpoint(hf_model, images, tmp_path, monkeypatch, source):
+def test_convert_tool_writes_a_strictly_loadable_checkpoint(hf_model, images, tmp_path, source):
     folder = tmp_path / 'hf'
     if source == 'pytorch_model.bin':
         folder.mkdir()
@@ -212,8 +208,8 @@ def test_convert_tool_writes_a_strictly_loadable_checkpoint(hf_model, images, tm
     else:
         hf_model.save_pretrained(folder)
     src = folder if source == 'folder' else folder / source
-    monkeypatch.syspath_prepend(str(TOOLS))
-    convert_hf_blip = importlib.import_module('convert_hf_blip')
+    from blip.cli import convert_hf_blip
+
     convert_hf_blip.main([str(src), str(tmp_path / 'out' / 'blip.pth')])
 
     checkpoint = torch.load(tmp_path / 'out' / 'blip.pth', weights_only=True)

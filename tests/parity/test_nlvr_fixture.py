@@ -4,16 +4,19 @@
 has 8, so layers 6 and 7 merge the branches with ``merge_layer``.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
-from blip.apis.model_zoo import REPO_ROOT
 from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import fixture_config, load_fixture, load_json, load_recipe_weights
+
+REPO = Path(__file__).resolve().parents[2]
 
 TASKS = ('nlvr', 'nlvr8l')
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
@@ -40,7 +43,7 @@ def samples(inputs, with_labels=False):
 
 def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     manifest = load_json('nlvr_fullsize_keys.json')
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs/blip/blip-base_nlvr.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/blip/blip-base_nlvr.py'))
     net = MODELS.build(cfg.model)
     state = net.state_dict()
     assert {k: list(v.shape) for k, v in state.items()} == manifest['keys']

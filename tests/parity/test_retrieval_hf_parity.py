@@ -11,7 +11,6 @@ Hugging Face's model uses ``input_ids`` as given; BLIP's ITM replaces
 fed ``[ENC]``-first ids and its contrastive branch the ``[CLS]``-first ones.
 """
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -162,12 +161,10 @@ def test_reranked_scores_equal_hugging_face_itm_plus_cosine(hf_model, model, ima
     torch.testing.assert_close(t2i, expected.t(), rtol=0, atol=1e-5)
 
 
-def test_convert_tool_writes_a_strictly_loadable_retrieval_checkpoint(
-    hf_model, model, images, tmp_path, monkeypatch
-):
+def test_convert_tool_writes_a_strictly_loadable_retrieval_checkpoint(hf_model, model, images, tmp_path):
     hf_model.save_pretrained(tmp_path / 'hf')
-    monkeypatch.syspath_prepend(str(REPO / 'tools'))
-    convert_hf_blip = importlib.import_module('convert_hf_blip')
+    from blip.cli import convert_hf_blip
+
     convert_hf_blip.main([str(tmp_path / 'hf'), str(tmp_path / 'blip.pth'), '--task', 'retrieval'])
     checkpoint = torch.load(tmp_path / 'blip.pth', weights_only=True)
     assert 'BlipForImageTextRetrieval' in checkpoint['meta']['converted_from']

@@ -10,6 +10,7 @@ question's answer is checked against the same question answered alone.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,13 +18,14 @@ from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401
-from blip.apis.model_zoo import REPO_ROOT
 from blip.checkpoint import load_state_dict_strict
 from blip.models import vqa_head as vqa_head_module
 from blip.models.attention import ScaledDotProduct
 from blip.registry import MODELS
 from fixture_weights import DATA, fixture_config, load_fixture, load_json, load_recipe_weights
 from tiny_models import TINY_VIT, tiny_vqa_config
+
+REPO = Path(__file__).resolve().parents[2]
 
 BOS, SEP, PAD = 30522, 102, 0
 LONGER = 'is the woman on the left of the picture holding a red umbrella over her head in the rain?'
@@ -63,7 +65,7 @@ def predict(model, images, texts):
 
 def test_fullsize_model_matches_mmpretrain_keys_and_parameter_count():
     manifest = load_json('vqa_fullsize_keys.json')
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs/blip/blip-base_vqa.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/blip/blip-base_vqa.py'))
     net = MODELS.build(cfg.model)
     state = net.state_dict()
     assert {k: list(v.shape) for k, v in state.items()} == manifest['keys']

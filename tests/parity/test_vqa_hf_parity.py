@@ -14,9 +14,6 @@ max_length - 1`` for the reason given in ``test_hf_parity_caption.py`` (v5
 stops beam search earlier than 4.38, which our loop follows).
 """
 
-import importlib
-from pathlib import Path
-
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -139,10 +136,10 @@ def test_generated_answers_match(hf_model, images, strategy, hf_kwargs):
     assert ours == alone
 
 
-def test_convert_tool_writes_a_vqa_checkpoint(hf_model, tmp_path, monkeypatch):
+def test_convert_tool_writes_a_vqa_checkpoint(hf_model, tmp_path):
     hf_model.save_pretrained(tmp_path / 'hf')
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
-    convert_hf_blip = importlib.import_module('convert_hf_blip')
+    from blip.cli import convert_hf_blip
+
     convert_hf_blip.main([str(tmp_path / 'hf'), str(tmp_path / 'blip_vqa.pth'), '--task', 'vqa'])
     checkpoint = torch.load(tmp_path / 'blip_vqa.pth', weights_only=True)
     assert checkpoint['meta']['converted_from'] == 'transformers BlipForQuestionAnswering'

@@ -6,7 +6,7 @@ import torch
 
 from .grounding_inferencer import GroundingInferencer
 from .inferencer import CaptionInferencer, Inferencer, build_inferencer
-from .model_zoo import ModelInfo, get_model, list_models, model_info
+from .model_zoo import ModelInfo, get_model, list_models, model_info, model_zoo_root
 from .nlvr_inferencer import NLVRInferencer
 from .retrieval_inferencer import RetrievalInferencer
 from .vqa_inferencer import VQAInferencer
@@ -63,4 +63,5 @@ __all__ = [
     'inference_model',
     'list_models',
     'model_info',
+    'model_zoo_root',
 ]

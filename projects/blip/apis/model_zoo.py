@@ -14,9 +14,19 @@ from mmengine.registry import DefaultScope
 from blip.checkpoint import load_checkpoint
 from blip.registry import MODELS
 
-#: The repository root: metafile.yml and configs/ live there.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-METAFILE = REPO_ROOT / 'metafile.yml'
+
+@cache
+def model_zoo_root() -> Path:
+    """The folder holding ``metafile.yml``, ``configs/blip/`` and ``checkpoints/``.
+
+    An installed wheel carries them in the package (``blip/.mim/``, copied by
+    setup.py); a clone and an editable install read them at the repository root.
+    """
+    package = Path(__file__).resolve().parents[1]
+    for root in (package / '.mim', package.parents[1]):
+        if (root / 'metafile.yml').is_file():
+            return root
+    raise FileNotFoundError(f'metafile.yml is neither in {package / ".mim"} nor in {package.parents[1]}')
 
 
 @dataclass(frozen=True)
@@ -32,16 +42,17 @@ class ModelInfo:
 
 @cache
 def _model_index() -> dict[str, ModelInfo]:
-    with open(METAFILE, encoding='utf-8') as f:
+    root = model_zoo_root()
+    with open(root / 'metafile.yml', encoding='utf-8') as f:
         entries = yaml.safe_load(f).get('Models', [])
     index = {}
     for entry in entries:
         weights = entry.get('Weights')
         if weights and not weights.startswith(('http://', 'https://')):
-            weights = str(REPO_ROOT / weights)
+            weights = str(root / weights)
         index[entry['Name']] = ModelInfo(
             name=entry['Name'],
-            config=REPO_ROOT / entry['Config'],
+            config=root / entry['Config'],
             weights=weights,
             tasks=tuple(r['Task'] for r in entry.get('Results') or []),
             metadata=entry.get('Metadata') or {},

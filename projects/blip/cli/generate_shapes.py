@@ -1,0 +1,339 @@
+"""Generate the *shapes* vision-language benchmark: simple scenes in public formats.
+
+Each image shows one to three shapes (circle, square, triangle) with a colour,
+a size and a position. Annotations are written in the formats of the real
+datasets, so the same dataset classes read them:
+
+* captions / retrieval: COCO Karpathy json (``coco_karpathy_{split}.json``) and
+  the COCO-format ground truth (``coco_karpathy_{val,test}_gt.json``);
+* VQA: VQAv2 questions and annotations json (ten answers per question;
+  yes/no, number and other answer types);
+* NLVR2: jsonl with image pairs in NLVR2's layout (train images in numbered
+  sub-folders);
+* RefCOCO: ``refs(unc).p`` and ``instances.json``.
+
+Splits never share an image. The output depends only on the seed and sizes:
+``python tools/generate_shapes.py data/shapes --seed 0 --train 600 --val 60 --test 100``.
+"""
+
+import argparse
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+COLOURS = {
+    'red': (215, 40, 40),
+    'green': (40, 170, 60),
+    'blue': (40, 80, 215),
+    'yellow': (235, 200, 30),
+}
+SHAPES = ('circle', 'square', 'triangle')
+SIZES = {'small': 0.22, 'large': 0.38}
+NUMBER_WORDS = {1: 'one', 2: 'two', 3: 'three'}
+CATEGORY_IDS = {shape: i + 1 for i, shape in enumerate(SHAPES)}
+#: Karpathy-style splits -> COCO image folder.
+FOLDERS = {'train': 'train2014', 'val': 'val2014', 'test': 'val2014'}
+
+
+@dataclass
+class Shape:
+    kind: str
+    colour: str
+    size: str
+    box: tuple[float, float, float, float]  # x, y, w, h in pixels
+
+    @property
+    def centre_x(self) -> float:
+        return self.box[0] + self.box[2] / 2
+
+    def phrase(self, with_size: bool = True) -> str:
+        return f'{self.size} {self.colour} {self.kind}' if with_size else f'{self.colour} {self.kind}'
+
+
+def sample_scene(rng: np.random.RandomState, image_size: int, max_shapes: int = 3) -> list[Shape]:
+    """1..max_shapes shapes, left to right, not overlapping; no two share a colour
+    or a kind, so "the red circle" and "the circle" name one shape."""
+    count = rng.randint(1, max_shapes + 1)
+    colours = rng.choice(list(COLOURS), count, replace=False)
+    kinds = rng.choice(SHAPES, count, replace=False)
+    picked = list(zip(colours.tolist(), kinds.tolist()))
+    slot = image_size / count
+    shapes = []
+    for i, (colour, kind) in enumerate(picked):
+        size = list(SIZES)[rng.randint(len(SIZES))]
+        side = min(SIZES[size] * image_size, slot * 0.9)
+        x = i * slot + rng.uniform(0, slot - side)
+        y = rng.uniform(0, image_size - side)
+        shapes.append(Shape(kind, colour, size, (float(x), float(y), float(side), float(side))))
+    return shapes
+
+
+def draw(shapes: list[Shape], image_size: int, rng: np.random.RandomState) -> Image.Image:
+    background = tuple(int(v) for v in rng.randint(225, 256, size=3))
+    image = Image.new('RGB', (image_size, image_size), background)
+    pen = ImageDraw.Draw(image)
+    for shape in shapes:
+        x, y, w, h = shape.box
+        colour = COLOURS[shape.colour]
+        if shape.kind == 'circle':
+            pen.ellipse([x, y, x + w, y + h], fill=colour)
+        elif shape.kind == 'square':
+            pen.rectangle([x, y, x + w, y + h], fill=colour)
+        else:
+            pen.polygon([(x + w / 2, y), (x, y + h), (x + w, y + h)], fill=colour)
+    return image
+
+
+def captions(shapes: list[Shape]) -> list[str]:
+    """Three captions naming the shapes from left to right."""
+    full = ' and '.join(f'a {s.phrase()}' for s in shapes)
+    short = ' and '.join(f'a {s.phrase(with_size=False)}' for s in shapes)
+    count = NUMBER_WORDS[len(shapes)]
+    plural = 'shape' if len(shapes) == 1 else 'shapes'
+    return [full, f'{count} {plural}: {short}', f'there is {full}']
+
+
+def questions(shapes: list[Shape], rng: np.random.RandomState) -> list[tuple[str, str, str]]:
+    """(question, answer, answer type) triples about a scene."""
+    target = shapes[rng.randint(len(shapes))]
+    absent_colour = [c for c in COLOURS if all(s.colour != c for s in shapes)][0]
+    probe = target.colour if rng.rand() < 0.5 else absent_colour
+    return [
+        ('how many shapes are there?', NUMBER_WORDS[len(shapes)], 'number'),
+        (f'what color is the {target.kind}?', target.colour, 'other'),
+        (f'is there a {probe} shape?', 'yes' if probe == target.colour else 'no', 'yes/no'),
+        ('what shape is on the left?', shapes[0].kind, 'other'),
+    ]
+
+
+def ten_answers(answer: str, answer_type: str, rng: np.random.RandomState) -> list[str]:
+    """Ten human answers: mostly the truth, sometimes a disagreeing annotator."""
+    answers = [answer] * 10
+    for i in rng.choice(10, rng.randint(0, 3), replace=False):
+        if answer_type == 'yes/no':
+            answers[i] = 'no' if answer == 'yes' else 'yes'
+        elif answer_type == 'number':
+            answers[i] = rng.choice([w for w in NUMBER_WORDS.values() if w != answer])
+        else:
+            answers[i] = f'the {answer}'  # same answer after normalisation
+    return answers
+
+
+class Writer:
+    def __init__(self, root: Path, image_size: int, seed: int):
+        self.root = root
+        self.image_size = image_size
+        self.rng = np.random.RandomState(seed)
+        self.next_image_id = 1
+
+    def coco_image(self, split: str) -> tuple[int, str, list[Shape]]:
+        image_id = self.next_image_id
+        self.next_image_id += 1
+        folder = FOLDERS[split]
+        name = f'{folder}/COCO_{folder}_{image_id:012d}.jpg'
+        shapes = sample_scene(self.rng, self.image_size)
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draw(shapes, self.image_size, self.rng).save(path, quality=95)
+        return image_id, name, shapes
+
+    def write_json(self, relative: str, content) -> None:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content))
+
+
+def write_captions_and_vqa(writer: Writer, sizes: dict[str, int]) -> None:
+    question_id = 1
+    for split, count in sizes.items():
+        karpathy, gt_images, gt_annotations, vqa_questions, vqa_annotations = [], [], [], [], []
+        for _ in range(count):
+            image_id, name, shapes = writer.coco_image(split)
+            texts = captions(shapes)
+            if split == 'train':
+                karpathy += [{'image': name, 'caption': t, 'image_id': f'shapes_{image_id}'} for t in texts]
+            else:
+                karpathy.append({'image': name, 'caption': texts})
+                gt_images.append({'id': image_id, 'file_name': name})
+                gt_annotations += [
+                    {'image_id': image_id, 'id': len(gt_annotations) + k, 'caption': t}
+                    for k, t in enumerate(texts)
+                ]
+            for question, answer, answer_type in questions(shapes, writer.rng):
+                vqa_questions.append({'image_id': image_id, 'question': question, 'question_id': question_id})
+                answers = ten_answers(answer, answer_type, writer.rng)
+                vqa_annotations.append(
+                    {
+                        'question_type': ' '.join(question.split()[:2]),
+                        'multiple_choice_answer': answer,
+                        'answers': [
+                            {'answer': a, 'answer_confidence': 'yes', 'answer_id': k + 1}
+                            for k, a in enumerate(answers)
+                        ],
+                        'image_id': image_id,
+                        'answer_type': answer_type,
+                        'question_id': question_id,
+                    }
+                )
+                question_id += 1
+        writer.write_json(f'annotations/coco_karpathy_{split}.json', karpathy)
+        if split != 'train':
+            gt = {
+                'images': gt_images,
+                'annotations': gt_annotations,
+                'type': 'captions',
+                'info': {},
+                'licenses': [],
+            }
+            writer.write_json(f'annotations/coco_karpathy_{split}_gt.json', gt)
+        subtype = f'shapes_{split}'
+        header = {'info': {}, 'license': {}, 'data_subtype': subtype, 'data_type': 'mscoco'}
+        writer.write_json(
+            f'vqa/v2_OpenEnded_mscoco_{subtype}_questions.json',
+            header | {'task_type': 'Open-Ended', 'questions': vqa_questions},
+        )
+        writer.write_json(
+            f'vqa/v2_mscoco_{subtype}_annotations.json', header | {'annotations': vqa_annotations}
+        )
+    all_answers = sorted({*NUMBER_WORDS.values(), 'yes', 'no', *COLOURS, *SHAPES})
+    writer.write_json('vqa/answer_list.json', all_answers)
+
+
+def nlvr_statement(left: list[Shape], right: list[Shape], rng: np.random.RandomState) -> tuple[str, bool]:
+    kind = rng.choice(SHAPES)
+    colour = rng.choice(list(COLOURS))
+    templates = [
+        (
+            f'both images contain a {kind}',
+            any(s.kind == kind for s in left) and any(s.kind == kind for s in right),
+        ),
+        (f'the left image contains a {colour} shape', any(s.colour == colour for s in left)),
+        (f'the right image contains a {kind}', any(s.kind == kind for s in right)),
+        ('the left image has more shapes than the right image', len(left) > len(right)),
+    ]
+    return templates[rng.randint(len(templates))]
+
+
+def write_nlvr2(writer: Writer, sizes: dict[str, int]) -> None:
+    """NLVR2 layout: ``nlvr2/images/train/<dir>/train-<n>-<k>-img{0,1}.png``, dev/test1 flat."""
+    names = {'train': 'train', 'val': 'dev', 'test': 'test1'}
+    for split, count in sizes.items():
+        lines, balance = [], {True: 0, False: 0}
+        nlvr_split = names[split]
+        while len(lines) < count:
+            left = sample_scene(writer.rng, writer.image_size)
+            right = sample_scene(writer.rng, writer.image_size)
+            sentence, label = nlvr_statement(left, right, writer.rng)
+            if balance[label] >= (count + 1) // 2:
+                continue
+            balance[label] += 1
+            n = len(lines)
+            identifier = f'{nlvr_split}-{n}-0-0'
+            folder = Path('nlvr2/images') / nlvr_split
+            record = {'identifier': identifier, 'sentence': sentence, 'label': str(label)}
+            if split == 'train':
+                record['directory'] = str(n % 10)
+                folder = folder / record['directory']
+            for side, shapes in (('img0', left), ('img1', right)):
+                path = writer.root / folder / f'{nlvr_split}-{n}-0-{side}.png'
+                path.parent.mkdir(parents=True, exist_ok=True)
+                draw(shapes, writer.image_size, writer.rng).save(path)
+            lines.append(json.dumps(record))
+        path = writer.root / f'nlvr2/{nlvr_split}.json'
+        path.write_text('\n'.join(lines) + '\n')
+
+
+def referring_expressions(target: Shape, shapes: list[Shape]) -> list[str]:
+    expressions = [f'the {target.colour} {target.kind}', f'the {target.kind}']
+    if len(shapes) > 1:
+        position = 'left' if target is shapes[0] else 'right' if target is shapes[-1] else 'middle'
+        expressions.append(f'the shape on the {position}')
+    return expressions
+
+
+def write_refcoco(writer: Writer, sizes: dict[str, int]) -> None:
+    """``refcoco/refs(unc).p`` + ``refcoco/instances.json`` over COCO train2014 images."""
+    refs, images, annotations = [], [], []
+    sent_id = 0
+    ref_splits = {'train': ['train'], 'val': ['val'], 'test': ['testA', 'testB']}
+    for split, count in sizes.items():
+        for n in range(count):
+            image_id, name, shapes = writer.coco_image('train')
+            images.append(
+                {
+                    'id': image_id,
+                    'file_name': Path(name).name,
+                    'height': writer.image_size,
+                    'width': writer.image_size,
+                }
+            )
+            ref_split = ref_splits[split][n % len(ref_splits[split])]
+            for shape in shapes:
+                ann_id = len(annotations) + 1
+                x, y, w, h = shape.box
+                annotations.append(
+                    {
+                        'id': ann_id,
+                        'image_id': image_id,
+                        'bbox': [x, y, w, h],
+                        'area': w * h,
+                        'category_id': CATEGORY_IDS[shape.kind],
+                        'iscrowd': 0,
+                        'segmentation': [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                    }
+                )
+                sentences = []
+                for text in referring_expressions(shape, shapes):
+                    sentences.append({'tokens': text.split(), 'raw': text, 'sent_id': sent_id, 'sent': text})
+                    sent_id += 1
+                refs.append(
+                    {
+                        'sent_ids': [s['sent_id'] for s in sentences],
+                        'file_name': f'COCO_train2014_{image_id:012d}_{ann_id}.jpg',
+                        'ann_id': ann_id,
+                        'ref_id': len(refs),
+                        'image_id': image_id,
+                        'split': ref_split,
+                        'sentences': sentences,
+                        'category_id': CATEGORY_IDS[shape.kind],
+                    }
+                )
+    categories = [{'id': i, 'name': shape, 'supercategory': 'shape'} for shape, i in CATEGORY_IDS.items()]
+    writer.write_json(
+        'refcoco/instances.json', {'images': images, 'annotations': annotations, 'categories': categories}
+    )
+    with open(writer.root / 'refcoco/refs(unc).p', 'wb') as f:
+        pickle.dump(refs, f)
+
+
+def generate(
+    root: Path, seed: int = 0, train: int = 600, val: int = 60, test: int = 100, image_size: int = 96
+) -> Path:
+    """Write the whole benchmark under ``root``; returns ``root``."""
+    writer = Writer(Path(root), image_size, seed)
+    sizes = {'train': train, 'val': val, 'test': test}
+    write_captions_and_vqa(writer, sizes)
+    write_nlvr2(writer, sizes)
+    write_refcoco(writer, sizes)
+    return writer.root
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('root', help='output folder, e.g. data/shapes')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--train', type=int, default=600, help='training images (and pairs) per task')
+    parser.add_argument('--val', type=int, default=60)
+    parser.add_argument('--test', type=int, default=100)
+    parser.add_argument('--image-size', type=int, default=96)
+    args = parser.parse_args(argv)
+    root = generate(Path(args.root), args.seed, args.train, args.val, args.test, args.image_size)
+    print(f'shapes benchmark written to {root}')
+
+
+if __name__ == '__main__':
+    main()
