@@ -607,7 +607,7 @@ def trained_model_agreement(args: argparse.Namespace, tokenizer, num_images: int
 
     from blip import get_model
     from blip.apis import build_inferencer
-    from generate_shapes import draw, sample_scene
+    from blip.cli.generate_shapes import draw, sample_scene
 
     try:
         model = get_model('blip-tiny_shapes_caption', pretrained=True, device=args.device)
