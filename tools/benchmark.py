@@ -247,15 +247,15 @@ def build_ours(task: Task, size: str, seed: int, eos_bias: float):
         min_length=task.min_length,
         beam_stop=transformers_beam_stop(),
     )
+    config.head.decoder.config.update(med)
+    config.update(generation_cfg=generation)
     if task.name == 'caption':
-        config.vision_encoder.update(arch=arch, img_size=spec['caption_image'])
-        config.decoder_head.decoder.med_config.update(med)
-        config.update(prompt=PROMPT, generation_cfg=generation)
+        config.image_encoder.update(arch=arch, img_size=spec['caption_image'])
+        config.update(prompt=PROMPT)
     else:
-        config.vision_backbone.update(arch=arch, img_size=spec['vqa_image'])
-        config.multimodal_backbone.med_config.update(med)
-        config.head.decoder.med_config.update(med)
-        config.head.update(inference_method='generate', generation_cfg=generation)
+        config.image_encoder.update(arch=arch, img_size=spec['vqa_image'])
+        config.text_encoder.config.update(med)
+        config.head.update(inference_method='generate')
     with DefaultScope.overwrite_default_scope('blip'):
         model = MODELS.build(config.to_dict()).eval()
     model.load_state_dict(weights, strict=True)

@@ -13,5 +13,5 @@ model = dict(topk=128)
 # The ITC distillation weight alpha rises from 0 over the first 2 epochs (mmpretrain's schedule).
 custom_hooks = [
     *_base_.custom_hooks,
-    dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=2),
+    dict(type='WarmupParamHook', param_name='alpha', module_name='itc_head', warmup_epochs=2),
 ]

@@ -4,11 +4,11 @@ _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipCaption',
-    vision_encoder=_base_.vision_encoder,
+    image_encoder=_base_.image_encoder,
     tokenizer=_base_.tokenizer,
-    decoder_head=dict(
+    head=dict(
         type='SeqGenerationHead',
-        decoder=dict(type='TextDecoder', med_config=_base_.med_config),
+        decoder=dict(type='TextDecoder', config=_base_.med_config),
     ),
     prompt='a picture of ',
     max_txt_len=20,

@@ -5,13 +5,13 @@ _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipGrounding',
-    visual_encoder=_base_.vision_encoder,
+    image_encoder=_base_.image_encoder,
     text_encoder=dict(type='TextTransformer', config=_base_.med_config),
     multimodal_encoder=dict(type='TextTransformer', config=_base_.med_config),
     tokenizer=_base_.tokenizer,
     head=dict(
         type='GroundingHead',
-        decoder=dict(type='TextDecoder', med_config=_base_.med_config),
+        decoder=dict(type='TextDecoder', config=_base_.med_config),
         num_bins=640,
         # Weights of the logged, gradient-free `loss_seq` (mmpretrain's).
         box_l1_loss_coeff=4.0,

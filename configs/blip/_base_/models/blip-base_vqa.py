@@ -6,18 +6,15 @@ _base_ = ['./blip-base.py']
 model = dict(
     type='BlipVQA',
     tokenizer=_base_.tokenizer,
-    vision_backbone=dict(_base_.vision_encoder, img_size=480),
-    multimodal_backbone=dict(type='XBertEncoder', med_config=_base_.med_config),
+    image_encoder=dict(_base_.image_encoder, img_size=480),
+    text_encoder=dict(type='TextTransformer', config=_base_.med_config),
     head=dict(
         type='VQAHead',
-        decoder=dict(type='TextDecoder', med_config=_base_.med_config),
-        # 'generate': beam search (settings below). 'rank': score the
+        decoder=dict(type='TextDecoder', config=_base_.med_config),
+        # 'generate': beam search (generation_cfg below). 'rank': score the
         # num_ans_candidates answers of the answer list whose first token is
         # likeliest, and answer with the best (BLIP's VQAv2 evaluation).
         inference_method='generate',
-        # Beam search as BLIP and mmpretrain run it; lengths count [DEC], so at
-        # most 9 answer tokens.
-        generation_cfg=dict(strategy='beam', num_beams=3, max_length=10, min_length=1),
         num_ans_candidates=128,
         # Rank mode's answer list, a local JSON list of strings (read only in
         # rank mode). Dataset configs name the file; with None, the list is
@@ -28,4 +25,7 @@ model = dict(
         answer_list_annotations=None,
         min_answer_count=9,
     ),
+    # Beam search as BLIP and mmpretrain run it; lengths count [DEC], so at
+    # most 9 answer tokens.
+    generation_cfg=dict(strategy='beam', num_beams=3, max_length=10, min_length=1),
 )
