@@ -48,11 +48,5 @@ def write_coco_karpathy(root: Path, images_per_split: int = 4) -> Path:
 
 
 def data_options(root: Path) -> list[str]:
-    """``--cfg-options`` pointing a caption config at ``root``."""
-    options = []
-    for split, loader in (('train', 'train'), ('val', 'val'), ('test', 'test')):
-        options.append(f'{loader}_dataloader.dataset.data_root={root}')
-        options.append(f'{loader}_dataloader.dataset.ann_file=annotations/coco_karpathy_{split}.json')
-    options.append(f'val_evaluator.ann_file={root}/annotations/coco_karpathy_val_gt.json')
-    options.append(f'test_evaluator.ann_file={root}/annotations/coco_karpathy_test_gt.json')
-    return options
+    """``--cfg-options`` pointing a caption config at ``root`` (its files, ground truth included)."""
+    return [f'data_root={root}']

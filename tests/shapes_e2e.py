@@ -9,19 +9,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def caption_options(root: Path) -> list[str]:
-    """``--cfg-options`` pointing the shapes caption config at ``root``."""
-    options = [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
-    options += [
-        f'val_evaluator.ann_file={root}/annotations/coco_karpathy_val_gt.json',
-        f'test_evaluator.ann_file={root}/annotations/coco_karpathy_test_gt.json',
-    ]
-    return options
-
-
 def data_root_options(root: Path) -> list[str]:
-    """``--cfg-options`` pointing every dataloader of a shapes config at ``root``."""
-    return [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
+    """``--cfg-options`` pointing every dataset of a shapes config at ``root`` (the tools move them all)."""
+    return [f'data_root={root}']
 
 
 def run(command: list[str], timeout: int = 900) -> subprocess.CompletedProcess:

@@ -250,16 +250,15 @@ def build_ours(task: Task, size: str, seed: int, eos_bias: float):
         min_length=task.min_length,
         beam_stop=transformers_beam_stop(),
     )
+    config.head.decoder.config.update(med)
+    config.update(generation_cfg=generation)
     if task.name == 'caption':
         config.image_encoder.update(arch=arch, img_size=spec['caption_image'])
-        config.head.decoder.config.update(med)
-        config.update(prompt=PROMPT, generation_cfg=generation)
+        config.update(prompt=PROMPT)
     else:
         config.image_encoder.update(arch=arch, img_size=spec['vqa_image'])
         config.text_encoder.config.update(med)
-        config.head.decoder.config.update(med)
         config.head.update(inference_method='generate')
-        config.update(generation_cfg=generation)
     with DefaultScope.overwrite_default_scope('blip'):
         model = MODELS.build(config.to_dict()).eval()
     model.load_state_dict(weights, strict=True)

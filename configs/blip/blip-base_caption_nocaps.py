@@ -1,7 +1,7 @@
-# BLIP-base captioning evaluated on NoCaps val, zero-shot from the COCO weights.
+# BLIP-base captioning evaluated on NoCaps val, zero-shot from the COCO weights
+# (evaluation only: no training schedule). Test: python tools/test.py.
 _base_ = [
     './_base_/models/blip-base_caption.py',
     './_base_/datasets/nocaps.py',
-    './_base_/schedules/caption.py',
     './_base_/default_runtime.py',
 ]

@@ -2,6 +2,6 @@
 _base_ = [
     './_base_/models/blip-base_nlvr.py',
     './_base_/datasets/nlvr2.py',
-    './_base_/schedules/nlvr.py',
+    './_base_/schedules/finetune.py',
     './_base_/default_runtime.py',
 ]

@@ -10,7 +10,6 @@ _base_ = [
 ]
 
 # A video has 8 x 577 image tokens: fewer pairs per ITM pass, and the split's
-# tokens wait on the CPU until their pairs are scored.
+# tokens wait on the CPU until their pairs are scored (RetrievalTestLoop).
 model = dict(topk=128, rerank_batch_size=16)
-
-test_cfg = dict(type='RetrievalTestLoop', offload_embeds=True)
+test_cfg = dict(offload_embeds=True)

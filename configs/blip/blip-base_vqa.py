@@ -10,7 +10,7 @@
 _base_ = [
     './_base_/models/blip-base_vqa.py',
     './_base_/datasets/vqav2.py',
-    './_base_/schedules/vqa.py',
+    './_base_/schedules/finetune.py',
     './_base_/default_runtime.py',
 ]
 

@@ -4,6 +4,6 @@
 _base_ = [
     './_base_/models/blip-base_vqa.py',
     './_base_/datasets/okvqa.py',
-    './_base_/schedules/vqa.py',
+    './_base_/schedules/finetune.py',
     './_base_/default_runtime.py',
 ]

@@ -9,25 +9,17 @@
 #   python tools/publish_model.py work_dirs/blip-tiny_shapes_caption/epoch_12.pth \
 #       checkpoints/blip-tiny_shapes_caption.pth
 # (about 30 minutes on 2 CPU cores).
-_base_ = ['./blip-base_caption.py']
+_base_ = ['./blip-base_caption.py', './_base_/models/blip-tiny.py']
 
 data_root = 'data/shapes'
-image_size = 96
+image_size = _base_.tiny_image_encoder.img_size
 
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
-        img_size=image_size,
-    ),
+    image_encoder=_base_.tiny_image_encoder,
+    # The shipped checkpoint was trained with BLIP's dropout.
     head=dict(
         decoder=dict(
-            config=dict(
-                hidden_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                intermediate_size=128,
-                encoder_width=64,
-            )
+            config=dict(_base_.tiny_med_config, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
         )
     ),
 )
@@ -47,8 +39,6 @@ loader = dict(num_workers=0, persistent_workers=False)
 train_dataloader = dict(loader, batch_size=16, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
-val_evaluator = dict(ann_file=data_root + '/annotations/coco_karpathy_val_gt.json')
-test_evaluator = dict(ann_file=data_root + '/annotations/coco_karpathy_test_gt.json')
 
 optim_wrapper = dict(optimizer=dict(lr=3e-3, weight_decay=0.01))
 param_scheduler = [

@@ -2,21 +2,10 @@
 # (python tools/generate_shapes.py data/shapes): the RefCOCO config with small
 # towers, 96 px images and a CPU schedule of about a minute (see below). Test:
 # the expressions of the testA images.
-_base_ = ['./blip-base_refcoco.py']
+_base_ = ['./blip-base_refcoco.py', './_base_/models/blip-tiny.py']
 
 data_root = 'data/shapes'
-image_size = 96
-# No dropout: on a schedule of a few hundred steps the tiny towers underfit, and
-# dropout slowed learning down (measured on VQA).
-tiny_text = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=128,
-    encoder_width=64,
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-)
+image_size = _base_.tiny_image_encoder.img_size
 
 # Trained from scratch, the model must learn where things are before it can
 # learn which shape an expression names. Three choices made that happen within
@@ -28,21 +17,17 @@ tiny_text = dict(
 # (a neighbouring bin is a small error, not an unrelated class).
 model = dict(
     image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
-        img_size=image_size,
-        patch_size=8,
-        pos_embed_init='sincos',
-        pos_embed_temperature=100,
+        _base_.tiny_image_encoder, patch_size=8, pos_embed_init='sincos', pos_embed_temperature=100
     ),
-    text_encoder=dict(config=tiny_text),
-    multimodal_encoder=dict(config=tiny_text),
+    text_encoder=dict(config=_base_.tiny_med_config),
+    multimodal_encoder=dict(config=_base_.tiny_med_config),
     # 32 bins of 3 px: each bin token is the target of about 50 training
     # expressions per epoch (640 bins would leave 3), and 3 px still place the
     # smallest (21 px) shapes with IoU >= 0.5. Four decoder layers: the decoder
     # both picks the named shape and reads its box (testA after 8 epochs, seeds
     # 0 and 1: 37.0% and 39.5% with two layers, 50.6% and 46.9% with four).
     head=dict(
-        decoder=dict(config=dict(tiny_text, num_hidden_layers=4)),
+        decoder=dict(config=dict(_base_.tiny_med_config, num_hidden_layers=4)),
         num_bins=32,
         bin_embed_init='sincos',
     ),

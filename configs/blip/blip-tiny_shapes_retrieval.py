@@ -3,28 +3,14 @@
 # small towers, 96 px images and a short CPU schedule. Test: 25 images and their
 # 75 captions of the shapes test split; R@1 of chance is 1/25 (t2i) and about
 # 3/75 (i2t).
-_base_ = ['./blip-base_retrieval.py']
+_base_ = ['./blip-base_retrieval.py', './_base_/models/blip-tiny.py']
 
 data_root = 'data/shapes'
-image_size = 96
-# No dropout: on a schedule of a few hundred steps the tiny towers underfit, and
-# dropout slowed learning down (measured on VQA).
-tiny_text = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=128,
-    encoder_width=64,
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-)
+image_size = _base_.tiny_image_encoder.img_size
 
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
-        img_size=image_size,
-    ),
-    text_encoder=dict(config=tiny_text),
+    image_encoder=_base_.tiny_image_encoder,
+    text_encoder=dict(config=_base_.tiny_med_config),
     embed_dim=32,
     # No feature queue: from scratch the features change so fast that queued
     # ones differ from the batch's by their age, and the towers collapse to

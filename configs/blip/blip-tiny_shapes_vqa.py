@@ -2,30 +2,16 @@
 # (python tools/generate_shapes.py data/shapes): the VQAv2 config with small
 # towers, 96 px images and a short CPU schedule. Answers are generated (beam
 # search) as in the base config; rank mode reads the benchmark's answer list.
-_base_ = ['./blip-base_vqa.py']
+_base_ = ['./blip-base_vqa.py', './_base_/models/blip-tiny.py']
 
 data_root = 'data/shapes'
-image_size = 96
-# No dropout: on a schedule of a few hundred steps the tiny towers underfit, and
-# dropout slowed learning down (measured on VQA).
-tiny_text = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=128,
-    encoder_width=64,
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-)
+image_size = _base_.tiny_image_encoder.img_size
 
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128),
-        img_size=image_size,
-    ),
-    text_encoder=dict(config=tiny_text),
+    image_encoder=_base_.tiny_image_encoder,
+    text_encoder=dict(config=_base_.tiny_med_config),
     head=dict(
-        decoder=dict(config=tiny_text),
+        decoder=dict(config=_base_.tiny_med_config),
         answer_list_path=data_root + '/vqa/answer_list.json',
         answer_list_annotations=None,
     ),

@@ -139,7 +139,7 @@ def test_checkpoint_of_another_size_lists_the_mismatches(tiny_checkpoint):
     state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
     state['seq_gen_head.decoder.bert.embeddings.position_embeddings.weight'] = torch.zeros(64, 32)
     with pytest.raises(
-        CheckpointMismatchError, match=r'position_embeddings.weight \(64, 32\) vs model \(512, 32\)'
+        CheckpointMismatchError, match=r'position_embeddings.weight \(64, 32\) vs model \(512, 64\)'
     ):
         ckpt.load_state_dict_strict(model, state)
 

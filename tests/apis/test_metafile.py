@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / 'configs/blip'
 
 METAFILE_RULE = (
-    'Rule: every config under configs/blip/ (except _base_/) has a `Models:` entry in metafile.yml whose '
-    '`Config:` names it, and every entry names an existing config. An entry needs Name, In Collection, '
+    'Rule: every config under configs/blip/ (except _base_/ and the examples/ of the guides) has a '
+    '`Models:` entry in metafile.yml whose `Config:` names it, and every entry names an existing '
+    'config. An entry needs Name, In Collection, '
     'Metadata (Parameters, Training Data) and Config; add Results only with numbers that were measured '
     '(published ones, or measured here with Weights: a file in this repository, which the docs label '
     '"measured locally"), Converted From for converted weights, Metadata: Zero-shot: true for '
@@ -61,7 +62,9 @@ def test_every_metafile_entry_names_an_existing_config(models):
 
 def test_every_config_has_a_metafile_entry(models):
     named = {m.get('Config') for m in models}
-    configs = sorted(str(p.relative_to(REPO)) for p in CONFIGS.rglob('*.py') if '_base_' not in p.parts)
+    configs = sorted(
+        str(p.relative_to(REPO)) for p in CONFIGS.rglob('*.py') if not {'_base_', 'examples'} & set(p.parts)
+    )
     unlisted = [config for config in configs if config not in named]
     assert not unlisted, f'configs without a metafile.yml entry: {unlisted}. {METAFILE_RULE}'
 

@@ -91,7 +91,7 @@ def test_search_a_precomputed_gallery(model, images):
     assert index['image_feat'].shape == (len(images), 16) and index['image_embeds'].shape == (
         len(images),
         17,
-        32,
+        64,
     )
     torch.testing.assert_close(index['image_feat'].norm(dim=1), torch.ones(len(images)))
     fresh = inferencer(['a red square', 'one blue box'], gallery=images, topk=4)

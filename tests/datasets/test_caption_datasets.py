@@ -94,6 +94,18 @@ def test_coco_val_items_carry_id_and_all_captions(tmp_path):
     assert dataset[1]['gt_caption'] == COCO_VAL[1]['caption']
 
 
+def test_coco_ground_truth_file_follows_data_root_into_the_metainfo(tmp_path):
+    write_json(tmp_path, 'annotations/val.json', COCO_VAL)
+    dataset = COCOCaption(
+        ann_file='annotations/val.json', data_root=str(tmp_path), gt_file='annotations/gt.json'
+    )
+    assert dataset.metainfo['gt_file'] == str(tmp_path / 'annotations/gt.json')
+    absolute = str(tmp_path / 'elsewhere/gt.json')
+    dataset = COCOCaption(ann_file='annotations/val.json', data_root=str(tmp_path), gt_file=absolute)
+    assert dataset.metainfo['gt_file'] == absolute
+    assert COCOCaption(ann_file='annotations/val.json', data_root=str(tmp_path)).metainfo['gt_file'] is None
+
+
 @pytest.mark.parametrize('records', [COCO_TRAIN, COCO_VAL])
 def test_coco_items_match_mmpretrain(tmp_path, records):
     write_json(tmp_path, 'split.json', records)
@@ -251,19 +263,22 @@ def test_configs_share_one_data_root_and_valid_workers(name):
 
 def test_coco_config_tests_on_the_karpathy_test_split():
     config = load_config('coco_caption')
-    assert config.val_dataloader.dataset.ann_file == 'annotations/coco_karpathy_val.json'
-    assert config.test_dataloader.dataset.ann_file == 'annotations/coco_karpathy_test.json'
-    assert config.val_evaluator == dict(
-        type='CaptionMetric', ann_file='data/coco/annotations/coco_karpathy_val_gt.json'
-    )
-    assert config.test_evaluator.ann_file == 'data/coco/annotations/coco_karpathy_test_gt.json'
+    for split in ('val', 'test'):
+        dataset = config[f'{split}_dataloader'].dataset
+        assert dataset.ann_file == f'annotations/coco_karpathy_{split}.json'
+        # The ground truth is the dataset's, relative to its data_root; the metric holds no path.
+        assert dataset.gt_file == f'annotations/coco_karpathy_{split}_gt.json'
+        assert config[f'{split}_evaluator'] == dict(type='CaptionMetric')
 
 
 def test_flickr30k_config_uses_karpathy_splits_and_sample_ground_truth():
     config = load_config('flickr30k_caption')
     splits = [config[f'{s}_dataloader'].dataset.split for s in ('train', 'val', 'test')]
     assert splits == ['train', 'val', 'test']
-    assert config.test_evaluator.ann_file is None
+    assert (
+        config.test_evaluator == dict(type='CaptionMetric')
+        and 'gt_file' not in config.test_dataloader.dataset
+    )
     assert 'gt_caption' in config.test_pipeline[-1].algorithm_keys
 
 

@@ -351,7 +351,7 @@ def test_items_equal_those_of_mmpretrains_refcoco_dataset(config):
 def test_loss_over_the_bins_equals_the_masked_vocabulary_loss():
     torch.manual_seed(0)
     head = randomize(blip.get_model(TINY_CONFIG), std=0.2).head.eval()  # no dropout
-    memory, mask = torch.randn(2, 20, 32), torch.ones(2, 20, dtype=torch.long)
+    memory, mask = torch.randn(2, 20, 64), torch.ones(2, 20, dtype=torch.long)
     boxes = torch.tensor([[0.5, 0.4, 0.3, 0.2], [0.25, 0.75, 0.5, 0.1]])
     targets = head.box_tokens(boxes)
     tokens = torch.cat([head.prefix_ids.view(1, 1).expand(2, 1), targets], dim=1)
@@ -380,10 +380,10 @@ def test_sincos_bin_embeddings_for_training_from_scratch():
     assert head.state_dict().keys() == default.head.state_dict().keys()
     bins = slice(head.bin_start_id, head.bin_start_id + head.num_bins + 1)
     codes = head.decoder.bert.embeddings.word_embeddings.weight[bins].detach()
-    assert codes.shape == (641, 32)
-    # Bin b: sin(b * w_k) and cos(b * w_k), w_k = 1 / 100 ** (k / 16); the output
+    assert codes.shape == (641, 64)
+    # Bin b: sin(b * w_k) and cos(b * w_k), w_k = 1 / 100 ** (k / 32); the output
     # projection shares the weights, so neighbouring bins start with close logits.
-    omega = 1 / 100 ** (torch.arange(16) / 16)
+    omega = 1 / 100 ** (torch.arange(32) / 32)
     torch.testing.assert_close(codes[3], torch.cat([(3 * omega).sin(), (3 * omega).cos()]))
     assert torch.equal(head.decoder.cls.predictions.decoder.weight[bins], codes)
     assert (codes[1:] - codes[:-1]).norm(dim=1).max() < (codes[0] - codes[20]).norm()

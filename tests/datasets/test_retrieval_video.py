@@ -102,12 +102,12 @@ def test_msrvtt_pipeline_and_video_features(tmp_path):
     assert videos.shape == (2, 8, 3, 64, 64)
     with torch.no_grad():
         feats = model.extract_feat(videos, data['data_samples'])
-        frames = model.image_encoder(videos.flatten(0, 1))  # (16, 17, 32)
+        frames = model.image_encoder(videos.flatten(0, 1))  # (16, 17, 64)
         projected = model.image_proj(frames[:, 0]).view(2, 8, -1)
         i2t, t2i = model.score_matrices(feats)
     # BLIP: the mean of the frames' projected class tokens, normalised; ITM sees every frame's tokens.
     torch.testing.assert_close(
         feats['image_feat'], F.normalize(projected.mean(dim=1), dim=-1), rtol=0, atol=1e-6
     )
-    torch.testing.assert_close(feats['image_embeds'], frames.view(2, 8 * 17, 32), rtol=0, atol=0)
+    torch.testing.assert_close(feats['image_embeds'], frames.view(2, 8 * 17, 64), rtol=0, atol=0)
     assert i2t.shape == (2, 2) and t2i.shape == (2, 2) and (i2t > -100).all()

@@ -15,7 +15,7 @@ import torch
 
 from blip.datasets.coco_caption import image_id_from_file_name
 from blip.evaluation import CaptionMetric
-from shapes_e2e import REPO, caption_options, dist, evaluate_checkpoint, train_model
+from shapes_e2e import REPO, data_root_options, dist, evaluate_checkpoint, train_model
 
 CONFIG = 'configs/blip/blip-tiny_shapes_caption.py'
 SCHEDULE = ['train_cfg.val_interval=100']
@@ -23,7 +23,7 @@ SCHEDULE = ['train_cfg.val_interval=100']
 
 @pytest.fixture(scope='module')
 def options(shapes_root):
-    return caption_options(shapes_root) + SCHEDULE
+    return data_root_options(shapes_root) + SCHEDULE
 
 
 @pytest.fixture(scope='module')

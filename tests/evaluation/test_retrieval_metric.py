@@ -107,11 +107,11 @@ def test_bad_samples_are_named():
         RetrievalMetric(topk=(0, 1))
 
 
-def test_mmpretrain_config_name_builds_this_metric():
+def test_registered_in_blip_scope():
     from mmengine.registry import DefaultScope
 
     from blip.registry import METRICS
 
     with DefaultScope.overwrite_default_scope('blip'):
-        metric = METRICS.build(dict(type='RetrievalRecall', topk=(1, 5)))
+        metric = METRICS.build(dict(type='RetrievalMetric', topk=(1, 5)))
     assert isinstance(metric, RetrievalMetric) and metric.topk == (1, 5)

@@ -24,22 +24,23 @@ from blip.converters.hf_blip import ITC_QUEUE_SIZE
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'tests/data/configs/tiny_retrieval.py'
+# The sizes of tiny_retrieval.py (configs/blip/_base_/models/blip-tiny.py's towers at 64 px).
 VISION = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
+    hidden_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    intermediate_size=128,
     image_size=64,
     patch_size=16,
     layer_norm_eps=1e-6,
 )
 TEXT = dict(
-    hidden_size=32,
+    hidden_size=64,
     num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
+    num_attention_heads=4,
+    intermediate_size=128,
     vocab_size=30524,
-    encoder_hidden_size=32,
+    encoder_hidden_size=64,
     layer_norm_eps=1e-12,
     pad_token_id=0,
 )

@@ -6,14 +6,47 @@ from pathlib import Path
 import torch
 
 
+def move_data_root(cfg, data_root: str) -> None:
+    """Set ``data_root`` as the root of every dataset that reads the config's ``data_root``.
+
+    A config's top-level ``data_root`` is only the variable its datasets were
+    filled from; each dataset's own ``data_root`` is what counts, and every
+    other path of the dataset is relative to it. Datasets with another root
+    (VQAv2's Visual Genome part) keep theirs.
+    """
+    old = cfg.get('data_root')
+
+    def visit(node):
+        if isinstance(node, dict):
+            if old is not None and node.get('data_root') == old:
+                node['data_root'] = data_root
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for split in ('train', 'val', 'test'):
+        visit(cfg.get(f'{split}_dataloader'))
+    cfg.data_root = data_root
+
+
 def load_config(args):
     """The config of ``args.config`` with ``--cfg-options`` and ``--work-dir``
-    applied; gloo replaces nccl when no GPU is present."""
+    applied; gloo replaces nccl when no GPU is present.
+
+    ``--cfg-options data_root=DIR`` moves every dataset that reads the
+    config's ``data_root`` to ``DIR`` (:func:`move_data_root`), before the
+    other options apply.
+    """
     from mmengine.config import Config
 
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    options = dict(args.cfg_options or {})
+    if 'data_root' in options:
+        move_data_root(cfg, options.pop('data_root'))
+    if options:
+        cfg.merge_from_dict(options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -43,7 +76,7 @@ def add_common_arguments(parser):
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config entries, e.g. train_dataloader.batch_size=8',
+        help='override config entries, e.g. train_dataloader.batch_size=8; data_root=DIR moves the datasets',
     )
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)

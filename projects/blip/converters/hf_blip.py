@@ -177,7 +177,7 @@ _DECODER = 'seq_gen_head.decoder.'
 
 #: A linear layer (``weight``, ``bias``) whose module is the tower itself.
 LINEAR_LAYER = Tower(renames=(Rename('', ''),))
-#: BLIP's ITC queue length (``ITCHead(queue_size=57600)`` in our configs).
+#: BLIP's ITC queue length, ``ITCHead``'s default ``queue_size`` (the configs do not repeat it).
 ITC_QUEUE_SIZE = 57600
 
 

@@ -4,6 +4,7 @@ from pathlib import PurePosixPath
 
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path
+from mmengine.utils import is_abs
 
 from blip.registry import DATASETS
 
@@ -40,11 +41,21 @@ class COCOCaption(BaseDataset):
     it in the ``blip`` scope; the items are the same as mmpretrain's except
     that ``image_id`` is an ``int`` rather than a zero-padded string.
 
+    A split's COCO-format ground truth (``coco_karpathy_val_gt.json``) is
+    named by ``gt_file``, relative to ``data_root`` like ``ann_file``, so
+    that both move with ``data_root``. The dataset does not read it: it
+    passes the joined path on in its metainfo (``metainfo['gt_file']``),
+    where :class:`blip.evaluation.CaptionMetric` finds it.
+
     Args:
         ann_file: The Karpathy split file, relative to ``data_root``.
         data_root: The COCO root folder.
         data_prefix: ``dict(img_path=...)``, the folder the ``image`` paths
             are relative to (``data_root`` itself by default).
+        gt_file: The split's COCO-format ground-truth file for the caption
+            metric, relative to ``data_root``; ``None`` when there is none
+            (the metric then scores against the records' captions, when the
+            pipeline packs them).
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`
             (``pipeline``, ``test_mode``, ...).
     """
@@ -54,14 +65,22 @@ class COCOCaption(BaseDataset):
         ann_file: str,
         data_root: str = '',
         data_prefix: dict | None = None,
+        gt_file: str | None = None,
         **kwargs,
     ) -> None:
+        self.gt_file = gt_file
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
             data_prefix=data_prefix or dict(img_path=''),
             **kwargs,
         )
+
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        if self.gt_file and not is_abs(self.gt_file) and self.data_root:
+            self.gt_file = join_path(self.data_root, self.gt_file)
+        self._metainfo['gt_file'] = self.gt_file
 
     def load_data_list(self) -> list[dict]:
         """Read the split file into one dict per record."""

@@ -18,15 +18,15 @@ from .spice import SpiceScorer, missing_spice_jars
 Captions = dict[Hashable, list[str]]
 
 
-@METRICS.register_module(name=['CaptionMetric', 'COCOCaption'])
+@METRICS.register_module()
 class CaptionMetric(BaseMetric):
     """Score predicted captions with pycocoevalcap's COCO caption metrics.
 
     Reports ``Bleu_1`` ... ``Bleu_4``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` and,
     when its Stanford CoreNLP jars are installed, ``SPICE``; the names and
     the scale (fractions, CIDEr around 1) are those of mmpretrain's
-    ``COCOCaption`` metric, under which name this class is also registered.
-    The numbers equal pycocoevalcap's ``COCOEvalCap`` on the same files.
+    ``COCOCaption`` metric, which this class replaces. The numbers equal
+    pycocoevalcap's ``COCOEvalCap`` on the same files.
 
     Unlike ``COCOEvalCap``, a missing SPICE is skipped with one warning, and
     a scorer that fails is logged while the others still report. The
@@ -35,16 +35,23 @@ class CaptionMetric(BaseMetric):
     logged. Tokenization runs the Stanford tokenizer with its files in a
     temporary folder, so a read-only site-packages works.
 
-    Each data sample needs ``image_id`` and ``pred_caption``; without
-    ``ann_file`` it also needs ``gt_caption`` (a caption or a list of them,
-    e.g. ``PackInputs(algorithm_keys=['gt_caption'], meta_keys=['image_id'])``).
+    The ground truth is ``ann_file`` when given, else the ground-truth file
+    the evaluated dataset names in its metainfo (``gt_file``, e.g. of
+    :class:`blip.datasets.COCOCaption`, already joined with the dataset's
+    ``data_root``; the val and test loops pass the metainfo on as
+    ``dataset_meta``), else the captions packed with the data samples.
+
+    Each data sample needs ``image_id`` and ``pred_caption``; without a
+    ground-truth file it also needs ``gt_caption`` (a caption or a list of
+    them, e.g. ``PackInputs(algorithm_keys=['gt_caption'], meta_keys=['image_id'])``).
     When an image is predicted more than once, the first prediction counts.
     Numeric string ids (``'000391895'``) become ``int``.
 
     Args:
         ann_file: A COCO-format ground-truth file (``annotations`` with
             ``image_id`` and ``caption``), like ``coco_karpathy_val_gt.json``.
-            ``None`` takes the ground truth from the data samples.
+            ``None`` (the default) takes the dataset's ``gt_file``, or the
+            ground truth of the data samples.
         output_dir: Where to write the prediction file. By default the
             folder of the current run's log file, or a temporary folder (with
             a warning) outside a run.
@@ -90,7 +97,7 @@ class CaptionMetric(BaseMetric):
                     'every data sample'
                 )
             result = dict(image_id=_normalise_id(image_id), caption=str(caption))
-            if self.ann_file is None:
+            if self.ground_truth_file is None:
                 result['gt_captions'] = _as_caption_list(sample.get('gt_caption'))
             self.results.append(result)
 
@@ -115,13 +122,21 @@ class CaptionMetric(BaseMetric):
             return {}
         return self._score(references, predictions, path, logger)
 
+    @property
+    def ground_truth_file(self) -> str | None:
+        """``ann_file``, else the ``gt_file`` of the evaluated dataset's metainfo."""
+        if self.ann_file is not None:
+            return self.ann_file
+        return (self.dataset_meta or {}).get('gt_file')
+
     def _references(
         self, results: list[dict], predictions: dict[Hashable, str], path: Any
     ) -> Captions | None:
         """Find the ground truth of each predicted image, in evaluation order."""
-        if self.ann_file is not None:
-            ground_truth = load_coco_captions(self.ann_file)
-            source = f'ground-truth file {self.ann_file}'
+        gt_file = self.ground_truth_file
+        if gt_file is not None:
+            ground_truth = load_coco_captions(gt_file)
+            source = f'ground-truth file {gt_file}'
         else:
             ground_truth = {}
             for result in results:
@@ -130,7 +145,7 @@ class CaptionMetric(BaseMetric):
             source = 'data samples'
             if not ground_truth:
                 MMLogger.get_current_instance().warning(
-                    'No ground-truth captions in the data samples and no ann_file: '
+                    'No ground-truth captions in the data samples and no ground-truth file: '
                     f'nothing scored (predictions saved to {path})'
                 )
                 return None
@@ -141,7 +156,7 @@ class CaptionMetric(BaseMetric):
                 f'the {source} (e.g. image_id {missing[0]!r}); predictions saved '
                 f'to {path}'
             )
-        if self.ann_file is not None:
+        if gt_file is not None:
             return {i: ground_truth[i] for i in ground_truth if i in predictions}
         return {i: ground_truth[i] for i in predictions}
 

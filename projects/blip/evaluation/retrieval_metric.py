@@ -32,7 +32,7 @@ def best_rank(scores: torch.Tensor, positives: torch.Tensor) -> int:
     return int(ahead.sum(dim=1).min())
 
 
-@METRICS.register_module(name=['RetrievalMetric', 'RetrievalRecall'])
+@METRICS.register_module()
 class RetrievalMetric(BaseMetric):
     """Recall@k of image-text retrieval in both directions, in percent.
 
@@ -48,8 +48,7 @@ class RetrievalMetric(BaseMetric):
     ``gt_label`` (indices of the right candidates) and ``direction``
     (``'i2t'`` or ``'t2i'``). Ties are broken by candidate index.
 
-    Registered also as ``RetrievalRecall``, the name of mmpretrain's metric
-    (which fails under numpy 2), so its configs use this one.
+    It replaces mmpretrain's ``RetrievalRecall``, which fails under numpy 2.
 
     Args:
         topk: The ``k`` of each recall.

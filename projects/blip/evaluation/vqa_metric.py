@@ -47,14 +47,14 @@ def _metric_name(answer_type: str) -> str:
     return 'acc_' + re.sub(r'\W+', '_', answer_type).strip('_')
 
 
-@METRICS.register_module(name=['VQAAccuracy', 'VQAAcc'])
+@METRICS.register_module()
 class VQAAccuracy(BaseMetric):
     """VQA accuracy in percent, overall and per answer type.
 
     Equal to the official VQA evaluation (GT-Vision-Lab's ``vqaEval.py``),
-    see :func:`vqa_accuracy`. mmpretrain's ``VQAAcc``, under whose name this
-    class is also registered, always normalises and does not average over
-    the leave-one-out subsets, so it scores higher.
+    see :func:`vqa_accuracy`. mmpretrain's ``VQAAcc``, which it replaces,
+    always normalises and does not average over the leave-one-out subsets,
+    so it scores higher.
 
     Each data sample needs ``pred_answer`` and the human answers: the
     ``human_answers`` field (all of them, as the datasets of this package

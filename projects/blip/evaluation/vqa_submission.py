@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from blip.registry import METRICS
 
 
-@METRICS.register_module(name=['VQASubmission', 'ReportVQA'])
+@METRICS.register_module()
 class VQASubmission(BaseMetric):
     """Write ``[{"question_id": int, "answer": str}]``, the VQA results format.
 
@@ -22,8 +22,8 @@ class VQASubmission(BaseMetric):
     distributed sampler) is written once.
 
     Each data sample needs ``question_id`` (e.g. ``PackInputs(meta_keys=
-    ['question_id'])``) and ``pred_answer``. Also registered under
-    mmpretrain's name ``ReportVQA``.
+    ['question_id'])``) and ``pred_answer``. It replaces mmpretrain's
+    ``ReportVQA``.
 
     Args:
         file_path: The file to write. By default

@@ -1,37 +1,25 @@
-# blip-base_caption.py with tiny towers, 64 px images and a 2-epoch CPU schedule,
-# for the tool tests. Point data_root at a folder in the COCO Karpathy layout
-# with --cfg-options.
-_base_ = ['../../../configs/blip/blip-base_caption.py']
+# blip-base_caption.py with the tiny towers (configs/blip/_base_/models/blip-tiny.py)
+# on 64 px images and a 2-epoch CPU schedule, for the tool tests. Point it at a
+# folder in the COCO Karpathy layout with --cfg-options data_root=DIR.
+_base_ = ['../../../configs/blip/blip-base_caption.py', '../../../configs/blip/_base_/models/blip-tiny.py']
 
+image_size = 64
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
-        img_size=64,
-    ),
-    head=dict(
-        decoder=dict(
-            config=dict(
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                intermediate_size=64,
-                encoder_width=32,
-            )
-        )
-    ),
+    image_encoder=dict(_base_.tiny_image_encoder, img_size=image_size),
+    head=dict(decoder=dict(config=_base_.tiny_med_config)),
     generation_cfg=dict(max_length=10),
 )
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=64, interpolation='bicubic', backend='pillow'),
+    dict(type='RandomResizedCrop', scale=image_size, interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='CleanCaption', keys='gt_caption'),
     dict(type='PackInputs', algorithm_keys=['gt_caption'], meta_keys=['image_id']),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
+    dict(type='Resize', scale=(image_size, image_size), interpolation='bicubic', backend='pillow'),
     dict(type='PackInputs', meta_keys=['image_id']),
 ]
 loader = dict(batch_size=2, num_workers=0, persistent_workers=False)

@@ -1,26 +1,22 @@
-# blip-base_nlvr.py with tiny towers and 64 px images, for the NLVR tests. Point
-# data_root at a folder in the NLVR2 layout with --cfg-options.
-_base_ = ['../../../configs/blip/blip-base_nlvr.py']
+# blip-base_nlvr.py with the tiny towers (configs/blip/_base_/models/blip-tiny.py)
+# on 64 px images, for the NLVR tests. Point it at a folder in the NLVR2 layout
+# with --cfg-options data_root=DIR.
+_base_ = ['../../../configs/blip/blip-base_nlvr.py', '../../../configs/blip/_base_/models/blip-tiny.py']
 
-tiny_sizes = dict(
-    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
-)
+image_size = 64
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
-        img_size=64,
-    ),
-    text_encoder=dict(config=tiny_sizes),
+    image_encoder=dict(_base_.tiny_image_encoder, img_size=image_size),
+    text_encoder=dict(config=_base_.tiny_med_config),
 )
 
 per_image_train = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=64, interpolation='bicubic', backend='pillow'),
+    dict(type='RandomResizedCrop', scale=image_size, interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
 per_image_test = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
+    dict(type='Resize', scale=(image_size, image_size), interpolation='bicubic', backend='pillow'),
 ]
 train_pipeline = [
     dict(type='ApplyToList', scatter_key='img_path', transforms=per_image_train, collate_keys=['img']),

@@ -1,17 +1,15 @@
-# blip-base_retrieval.py with tiny towers, 64 px images and a 2-epoch CPU schedule,
-# for the loop and tool tests. Point data_root at a folder in the COCO Karpathy
-# layout with --cfg-options.
-_base_ = ['../../../configs/blip/blip-base_retrieval.py']
+# blip-base_retrieval.py with the tiny towers (configs/blip/_base_/models/blip-tiny.py)
+# on 64 px images and a 2-epoch CPU schedule, for the loop and tool tests. Point
+# it at a folder in the COCO Karpathy layout with --cfg-options data_root=DIR.
+_base_ = [
+    '../../../configs/blip/blip-base_retrieval.py',
+    '../../../configs/blip/_base_/models/blip-tiny.py',
+]
 
-tiny_text = dict(
-    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, encoder_width=32
-)
+image_size = 64
 model = dict(
-    image_encoder=dict(
-        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
-        img_size=64,
-    ),
-    text_encoder=dict(config=tiny_text),
+    image_encoder=dict(_base_.tiny_image_encoder, img_size=image_size),
+    text_encoder=dict(config=_base_.tiny_med_config),
     embed_dim=16,
     itc_head=dict(queue_size=8),
     topk=3,
@@ -20,7 +18,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.5, 1.0), interpolation='bicubic'),
+    dict(type='RandomResizedCrop', scale=image_size, crop_ratio_range=(0.5, 1.0), interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandAugment', policies=_base_.rand_increasing_policies, num_policies=2, magnitude_level=5),
     dict(type='CleanCaption', keys='text'),
@@ -28,7 +26,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
+    dict(type='Resize', scale=(image_size, image_size), interpolation='bicubic', backend='pillow'),
     dict(type='CleanCaption', keys='text'),
     dict(type='PackInputs', algorithm_keys=['text', 'gt_text_id', 'gt_image_id'], meta_keys=['image_id']),
 ]

@@ -1,6 +1,6 @@
 # The two BLIP-base towers, defined once. Task configs compose them:
-#   image_encoder=_base_.vision_encoder, med_config=_base_.med_config, ...
-vision_encoder = dict(type='VisionTransformer', arch='b', img_size=384, patch_size=16)
+#   image_encoder=_base_.image_encoder, config=_base_.med_config, ...
+image_encoder = dict(type='VisionTransformer', arch='b', img_size=384, patch_size=16)
 
 # BERT-base text transformer with cross-attention to the 768-d image tokens.
 med_config = dict(

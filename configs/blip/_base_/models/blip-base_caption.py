@@ -4,7 +4,7 @@ _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipCaption',
-    image_encoder=_base_.vision_encoder,
+    image_encoder=_base_.image_encoder,
     tokenizer=_base_.tokenizer,
     head=dict(
         type='SeqGenerationHead',

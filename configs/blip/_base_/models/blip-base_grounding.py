@@ -5,7 +5,7 @@ _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipGrounding',
-    image_encoder=_base_.vision_encoder,
+    image_encoder=_base_.image_encoder,
     text_encoder=dict(type='TextTransformer', config=_base_.med_config),
     multimodal_encoder=dict(type='TextTransformer', config=_base_.med_config),
     tokenizer=_base_.tokenizer,

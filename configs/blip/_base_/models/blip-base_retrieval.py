@@ -1,11 +1,11 @@
 # BLIP-base image-text retrieval model: the shared towers, linear projections to
-# 256-d contrastive features (ITC), the matching head (ITM) that re-ranks the
-# best candidates, and momentum copies and feature queues for training.
+# embed_dim-d contrastive features (ITC), the matching head (ITM) that re-ranks
+# the best candidates, and momentum copies and feature queues for training.
 _base_ = ['./blip-base.py']
 
 model = dict(
     type='BlipRetrieval',
-    image_encoder=_base_.vision_encoder,
+    image_encoder=_base_.image_encoder,
     text_encoder=dict(type='TextTransformer', config=_base_.med_config),
     tokenizer=_base_.tokenizer,
     embed_dim=256,

@@ -6,12 +6,12 @@ _base_ = ['./blip-base.py']
 model = dict(
     type='BlipVQA',
     tokenizer=_base_.tokenizer,
-    image_encoder=dict(_base_.vision_encoder, img_size=480),
+    image_encoder=dict(_base_.image_encoder, img_size=480),
     text_encoder=dict(type='TextTransformer', config=_base_.med_config),
     head=dict(
         type='VQAHead',
         decoder=dict(type='TextDecoder', config=_base_.med_config),
-        # 'generate': beam search (settings below). 'rank': score the
+        # 'generate': beam search (generation_cfg below). 'rank': score the
         # num_ans_candidates answers of the answer list whose first token is
         # likeliest, and answer with the best (BLIP's VQAv2 evaluation).
         inference_method='generate',

@@ -1,8 +1,4 @@
 # Fine-tuning schedule of BLIP's captioning models (mmpretrain's).
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-5, weight_decay=0.05))
+_base_ = ['./finetune.py']
 
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10)]
-
-train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+optim_wrapper = dict(optimizer=dict(lr=1e-5))

@@ -1,8 +1,0 @@
-# Fine-tuning schedule of BLIP's NLVR2 model (mmpretrain's).
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-5, weight_decay=0.05))
-
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10)]
-
-train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
