@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import blip  # noqa: F401  (registers the blip scope)
-from _common import load_config, move_data_root
+from blip.cli._common import load_config, move_data_root
 from blip.registry import DATASETS, METRICS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,7 +192,7 @@ def test_the_guide_shows_the_example_config():
 
 @pytest.fixture(scope='module')
 def karpathy_root(tmp_path_factory):
-    from generate_shapes import generate
+    from blip.cli.generate_shapes import generate
 
     return generate(tmp_path_factory.mktemp('shapes'), seed=0, train=4, val=2, test=2)
 
