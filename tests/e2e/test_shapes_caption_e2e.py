@@ -27,9 +27,9 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def trained(options, tmp_path_factory):
+def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('caption')
-    train_model(CONFIG, work_dir, options)
+    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
     return work_dir / 'epoch_6.pth'
 
 
@@ -53,9 +53,9 @@ def constant_caption_metrics(root, tmp_path):
     return metric.evaluate(len(test_records))
 
 
-def test_caption_metrics_far_above_a_constant_caption(metrics, shapes_root, tmp_path):
+def test_caption_metrics_far_above_a_constant_caption(metrics, shapes_root, tmp_path, train_seed):
     baseline = constant_caption_metrics(shapes_root, tmp_path)
-    print('shapes caption test:', metrics, 'constant-caption baseline:', baseline)
+    print(f'shapes caption test, seed {train_seed}:', metrics, 'constant-caption baseline:', baseline)
     assert metrics['CIDEr'] > 2 * baseline['CIDEr']
     assert metrics['Bleu_4'] > 2 * baseline['Bleu_4']
 

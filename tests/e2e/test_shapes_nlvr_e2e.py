@@ -19,9 +19,9 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def trained(options, tmp_path_factory):
+def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('nlvr')
-    train_model(CONFIG, work_dir, options)
+    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
     return work_dir / f'epoch_{EPOCHS}.pth'
 
 
@@ -53,9 +53,9 @@ def text_only_accuracy(root) -> float:
     return max(100 * sum(guess(s) == s['label'] for s in test) / len(test) for guess in guesses)
 
 
-def test_nlvr_accuracy_far_above_text_only_guesses(metrics, shapes_root):
+def test_nlvr_accuracy_far_above_text_only_guesses(metrics, shapes_root, train_seed):
     baseline = text_only_accuracy(shapes_root)
-    print('shapes NLVR test:', metrics, 'text-only baseline:', baseline)
+    print(f'shapes NLVR test, seed {train_seed}:', metrics, 'text-only baseline:', baseline)
     # 25 test pairs: 12 points are 3 more pairs right.
     assert metrics['accuracy/top1'] >= baseline + 12
 

@@ -18,9 +18,9 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def trained(options, tmp_path_factory):
+def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('retrieval')
-    train_model(CONFIG, work_dir, options)
+    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
     return work_dir / f'epoch_{EPOCHS}.pth'
 
 
@@ -40,9 +40,9 @@ def chance_recall_at_1(root) -> dict[str, float]:
     }
 
 
-def test_recall_at_1_far_above_chance(metrics, shapes_root):
+def test_recall_at_1_far_above_chance(metrics, shapes_root, train_seed):
     chance = chance_recall_at_1(shapes_root)
-    print('shapes retrieval test:', metrics, 'chance:', chance)
+    print(f'shapes retrieval test, seed {train_seed}:', metrics, 'chance:', chance)
     for key, value in chance.items():
         assert metrics[key] > 5 * value, key
 

@@ -22,9 +22,9 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def trained(options, tmp_path_factory):
+def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('vqa')
-    train_model(CONFIG, work_dir, options)
+    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
     return work_dir / 'epoch_8.pth'
 
 
@@ -56,9 +56,9 @@ def answer_prior_accuracy(root) -> dict[str, float]:
     return {name: sum(values) / len(values) for name, values in scores.items()}
 
 
-def test_vqa_accuracy_far_above_the_answer_priors(metrics, shapes_root):
+def test_vqa_accuracy_far_above_the_answer_priors(metrics, shapes_root, train_seed):
     prior = answer_prior_accuracy(shapes_root)
-    print('shapes VQA test:', metrics, 'answer prior per question type:', prior)
+    print(f'shapes VQA test, seed {train_seed}:', metrics, 'answer prior per question type:', prior)
     assert metrics['VQA/acc'] > prior['acc'] + 10
     # Counting needs the image: the prior ("two") gets about half of it.
     assert metrics['VQA/acc_number'] > prior['acc_number'] + 20

@@ -17,6 +17,7 @@ import blip
 from blip.apis import RetrievalInferencer
 from blip.engine.retrieval_loop import LocalFeatures, evaluate_scores, retrieval_scores, rows_of_this_process
 from blip.evaluation import RetrievalMetric
+from blip.models.cpu_inference import optimize
 from blip.models.retrieval_scoring import ranked
 from coco_data import write_coco_karpathy
 from tiny_models import randomize
@@ -296,3 +297,24 @@ def test_warmup_hook_raises_alpha_linearly():
     assert seen == pytest.approx([0.0, 0.1, 0.2, 0.4, 0.4])
     with pytest.raises(AttributeError, match="no attribute 'beta'"):
         WarmupParamHook(param_name='beta', module_name='itc_head', warmup_epochs=1).before_train(runner)
+
+
+@pytest.mark.parametrize('optimized', [False, True], ids=['plain', 'cpu_optimized'])
+def test_one_or_two_threads_give_the_same_ranking(optimized):
+    """The thread count changes nothing but float rounding: the same scores to 1e-5, the same ranking."""
+    model = build_model()
+    if optimized:
+        optimize(model)
+    threads_before = torch.get_num_threads()
+    scores = {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                i2t, t2i, _ = retrieval_scores(model, local_features(model, list(range(NUM_IMAGES))))
+            scores[threads] = {'i2t': i2t, 't2i': t2i}
+    finally:
+        torch.set_num_threads(threads_before)
+    for direction in ('i2t', 't2i'):
+        torch.testing.assert_close(scores[1][direction], scores[2][direction], rtol=0, atol=1e-5)
+        assert torch.equal(ranked(scores[1][direction]), ranked(scores[2][direction]))

@@ -199,3 +199,20 @@ def test_the_attention_choice_is_made_once_when_optimizing(monkeypatch):
     assert {m.per_head for m in modules_of(model, CpuAttention)} == {False}
     model = optimize(tiny_model(), per_head_attention=True)
     assert {m.per_head for m in modules_of(model, CpuAttention)} == {True}
+
+
+@needs_onednn
+def test_captions_do_not_depend_on_the_thread_count():
+    """Plain and optimized, one thread or two: the same captions (the paths are chosen
+    when optimizing, never from the environment while running)."""
+    images = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    plain, optimized = tiny_model(), optimize(tiny_model())
+    threads_before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results += [captions(plain, images), captions(optimized, images)]
+    finally:
+        torch.set_num_threads(threads_before)
+    assert all(result == results[0] for result in results)
