@@ -2,6 +2,7 @@
 
     python tools/benchmark.py --repeats 5              # CPU, all cores, batch 1 and 8 (the README)
     python tools/benchmark.py --threads 1 --repeats 3  # one core per side
+    python tools/benchmark.py --repeats 5 --busy 2     # with another 2-thread job running
     python tools/benchmark.py --device cuda --low-precision bfloat16 float16
 
 Each task builds BLIP-base at full size (ViT-B/16, BERT-base) twice, as
@@ -143,6 +144,14 @@ def parse_args(argv=None):
         type=int,
         default=None,
         help='torch.set_num_threads on both sides (default: torch default)',
+    )
+    parser.add_argument(
+        '--busy',
+        type=int,
+        default=0,
+        metavar='THREADS',
+        help='keep another job running the whole time: a process multiplying 2048 x 2048 matrices '
+        'with this many threads (a machine shared with other work)',
     )
     parser.add_argument('--eos-bias', type=float, default=1.0, help='added to the end-token logit bias')
     parser.add_argument('--size', choices=sorted(SIZES), default='base', help=argparse.SUPPRESS)
@@ -631,15 +640,32 @@ def trained_model_agreement(args: argparse.Namespace, tokenizer, num_images: int
         )
 
 
+def _busy_loop(threads: int, stop) -> None:
+    """Another job on the machine: large matrix products until ``stop`` is set."""
+    torch.set_num_threads(threads)
+    a = torch.randn(2048, 2048)
+    while not stop.is_set():
+        a = torch.tanh(a @ a)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads_before = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    busy = stop = None
+    if args.busy:
+        context = multiprocessing.get_context('spawn')
+        stop = context.Event()
+        busy = context.Process(target=_busy_loop, args=(args.busy, stop), daemon=True)
+        busy.start()
     try:
         return _main(args)
     finally:
         torch.set_num_threads(threads_before)
+        if busy is not None:
+            stop.set()
+            busy.join(timeout=30)
 
 
 def _main(args: argparse.Namespace) -> dict:
@@ -649,6 +675,7 @@ def _main(args: argparse.Namespace) -> dict:
     print(
         f'device: {device} ({machine(device)}), {threads} thread(s) per side, torch {torch.__version__}, '
         f'load average {load:.2f} at start, repeats {args.repeats}, size {args.size}'
+        + (f', another job busy with {args.busy} thread(s)' if args.busy else '')
     )
     from blip.models import BlipTokenizer
 
