@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from blip.models.itc_head import QUEUE_SIZE
+
 LINEAR = ('weight', 'bias')
 EMBEDDING = ('weight',)
 
@@ -177,8 +179,8 @@ _DECODER = 'seq_gen_head.decoder.'
 
 #: A linear layer (``weight``, ``bias``) whose module is the tower itself.
 LINEAR_LAYER = Tower(renames=(Rename('', ''),))
-#: BLIP's ITC queue length, ``ITCHead``'s default ``queue_size`` (the configs do not repeat it).
-ITC_QUEUE_SIZE = 57600
+#: BLIP's ITC queue length (the ITC head's default).
+ITC_QUEUE_SIZE = QUEUE_SIZE
 
 
 def _constant(make: Callable[[], Tensor]) -> Callable[[Mapping[str, Tensor]], Tensor]:
@@ -287,7 +289,6 @@ TASKS: dict[str, TaskMapping] = {
     ),
 }
 #: Tasks whose Hugging Face class is known but whose mapping is not written yet.
-PLANNED_TASKS: dict[str, str] = {}
 
 
 def is_hf_blip(state_dict: Mapping[str, Tensor]) -> bool:
@@ -376,8 +377,6 @@ def hf_blip_to_blip(state_dict: Mapping[str, Tensor], task: str = 'caption') -> 
 def _task_mapping(task: str) -> TaskMapping:
     if task in TASKS:
         return TASKS[task]
-    if task in PLANNED_TASKS:
-        raise NotImplementedError(f'converting {PLANNED_TASKS[task]} (task {task!r}) is not implemented yet')
     raise ValueError(f'unknown task {task!r}; known: {sorted(TASKS)}')
 
 
@@ -387,8 +386,7 @@ def _key_report(
     lines = [f'not a {mapping.hf_model} state dict (task {task!r}):']
     guessed = guess_hf_task(state_dict)
     if guessed not in (None, task):
-        hf_model = TASKS[guessed].hf_model if guessed in TASKS else PLANNED_TASKS[guessed]
-        lines.append(f'  the keys look like task {guessed!r} ({hf_model})')
+        lines.append(f'  the keys look like task {guessed!r} ({TASKS[guessed].hf_model})')
     if unknown:
         lines.append(_listing('unknown keys', unknown))
     if missing:

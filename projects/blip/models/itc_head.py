@@ -7,6 +7,9 @@ from torch import nn
 
 from blip.registry import MODELS
 
+#: BLIP's queue length (its pre-training and retrieval fine-tuning): 57600 features.
+QUEUE_SIZE = 57600
+
 
 @MODELS.register_module()
 class ITCHead(nn.Module):
@@ -36,7 +39,7 @@ class ITCHead(nn.Module):
     def __init__(
         self,
         embed_dim: int,
-        queue_size: int = 57600,
+        queue_size: int = QUEUE_SIZE,
         temperature: float = 0.07,
         use_distill: bool = True,
         alpha: float = 0.4,
