@@ -37,6 +37,14 @@ def _rename(state_dict: dict, prefix: str, names: Mapping[str, str]) -> None:
     state_dict.update(items)
 
 
+def _save_with_checkpoint_names(model: 'BlipModel', state_dict: dict, prefix: str, metadata) -> None:
+    _rename(state_dict, prefix, model.checkpoint_names)
+
+
+def _load_checkpoint_names(model: 'BlipModel', state_dict: dict, prefix: str, *args) -> None:
+    _rename(state_dict, prefix, {theirs: ours for ours, theirs in model.checkpoint_names.items()})
+
+
 class BlipModel(BaseModel):
     """Base of the BLIP task models.
 
@@ -75,12 +83,8 @@ class BlipModel(BaseModel):
         self.image_encoder = MODELS.build(image_encoder)
         self.text_encoder = None if text_encoder is None else MODELS.build(text_encoder)
         self.precision = precision
-        theirs = {ours: theirs for ours, theirs in self.checkpoint_names.items()}
-        ours = {theirs: ours for ours, theirs in self.checkpoint_names.items()}
-        self.register_state_dict_post_hook(lambda module, state, prefix, meta: _rename(state, prefix, theirs))
-        self.register_load_state_dict_pre_hook(
-            lambda module, state, prefix, *args: _rename(state, prefix, ours)
-        )
+        self.register_state_dict_post_hook(_save_with_checkpoint_names)
+        self.register_load_state_dict_pre_hook(_load_checkpoint_names)
 
     def checkpoint_key(self, name: str) -> str:
         """The checkpoint key of the parameter or buffer ``name`` (as ``named_parameters`` gives it)."""
