@@ -19,16 +19,18 @@ What it swaps, measured on a 2-core AMD EPYC (Zen 5), one thread:
   decoder's few-row products (one row per beam) read the weights at 3.5, 18
   and 31 GB/s;
 * every attention becomes a :class:`CpuAttention`: over many keys, the two
-  products of each image and head on oneDNN for the ViT's self-attention
-  (per layer 11.6 ms fused kernel, 6.7 ms per head; in bfloat16 ``matmul`` +
-  ``softmax`` + ``matmul`` 5.6 ms against 13.5), and ``matmul`` + ``softmax``
+  products of each image and head on oneDNN for the ViT's self-attention when
+  the process computes with one thread (per layer 11.6 ms fused kernel, 6.7
+  ms per head; with more threads the fused kernel); in bfloat16 ``matmul`` +
+  ``softmax`` + ``matmul`` (5.6 ms against 13.5); and ``matmul`` + ``softmax``
   + ``matmul`` for the decoder's cross-attention (the beams' few queries
   against 577 image tokens: 1.9 ms against 2.4 fused at batch 8). Few keys,
   masks of other kinds and autograd take the fused kernel.
 
 The results equal the plain model's to float rounding (another summation
-order). The choices depend on the model and the tensors' shapes and types
-only, never on the environment at run time. The private oneDNN ops are used
+order). The choices are made when optimizing (the thread count is read once,
+there) and from the tensors' shapes and types, never from the environment at
+run time. The private oneDNN ops are used
 only where :func:`onednn_available` finds them working; elsewhere (another
 build, another processor) the plain modules stay.
 
@@ -47,10 +49,13 @@ from .attention import ScaledDotProduct
 
 #: Fewer keys than this: the fused attention kernel (decoder self-attention, short texts).
 MANY_KEYS = 128
-#: More threads than this when optimizing: the fused kernel for the ViT's attention,
-#: which splits images and heads among the threads, where the per-head products
-#: split each head's small product (measured with one and two threads only).
-PER_HEAD_MAX_THREADS = 4
+#: More threads than this when optimizing: the fused kernel for the ViT's attention.
+#: Each per-head product is a parallel region of its own, hundreds per image; with
+#: several threads on a machine shared with other work every region waits for a
+#: descheduled thread (measured on the 2-core EPYC with other jobs running: ViT-B
+#: at 2 threads 17.5 s per head against 9.9 s fused), where the fused kernel
+#: splits images and heads among the threads once per layer.
+PER_HEAD_MAX_THREADS = 1
 
 #: Activations fused into a product, by module type: oneDNN's (post-op, algorithm).
 _FUSED_ACTIVATIONS = {nn.GELU: lambda m: ('gelu', m.approximate), nn.ReLU: lambda m: ('relu', '')}
