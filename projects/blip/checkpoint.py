@@ -9,6 +9,8 @@ torch >= 2.6 without turning on arbitrary unpickling.
 
 import copyreg
 import os
+import pickle
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -71,6 +73,25 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint whose keys or shapes do not fit the model."""
 
 
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint file that cannot be read: empty, truncated, not a checkpoint,
+    or holding Python objects that are not weights. The message names the file."""
+
+
+class WeightsDownloadError(RuntimeError):
+    """The weights at ``url`` could not be downloaded (offline, for instance).
+
+    Attributes:
+        url: The weights' URL.
+        cache_dir: Where a copy of the file under its original name is found
+            without a download.
+    """
+
+    def __init__(self, message: str, url: str, cache_dir: Path):
+        super().__init__(message)
+        self.url, self.cache_dir = url, cache_dir
+
+
 def _cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / 'checkpoints'
 
@@ -78,8 +99,8 @@ def _cache_dir() -> Path:
 def download(url: str) -> Path:
     """Return the local copy of ``url`` (torch hub's cache), downloading it once.
 
-    Raises a ``RuntimeError`` naming the URL when it cannot be fetched, e.g.
-    offline, within ``BLIP_DOWNLOAD_TIMEOUT`` seconds.
+    Raises a :class:`WeightsDownloadError` naming the URL when it cannot be
+    fetched, e.g. offline, within ``BLIP_DOWNLOAD_TIMEOUT`` seconds.
     """
     target = _cache_dir() / url.rsplit('/', 1)[-1]
     if target.is_file():
@@ -90,10 +111,12 @@ def download(url: str) -> Path:
             with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
                 shutil.copyfileobj(response, tmp)
     except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise RuntimeError(
+        raise WeightsDownloadError(
             f'Could not download the weights {url} ({error}). Download the file on a '
             f"machine with internet access and pass its path as pretrained='/path/to/file.pth' "
-            f'(or put it in {target.parent}).'
+            f'(or put it in {target.parent}).',
+            url,
+            target.parent,
         ) from error
     os.replace(tmp.name, target)
     return target
@@ -105,8 +128,7 @@ def read_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = download(str(checkpoint)) if str(checkpoint).startswith(('http://', 'https://')) else checkpoint
     if not Path(path).is_file():
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    allow_mmengine_checkpoints()
-    content = torch.load(path, map_location='cpu', weights_only=True)
+    content = _load_weights_only(Path(path))
     if not isinstance(content, Mapping):
         raise CheckpointMismatchError(f'{path}: expected a dict of weights, got {type(content).__name__}')
     for key in ('state_dict', 'model'):
@@ -114,6 +136,44 @@ def read_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
             content = content[key]
             break
     return {k.removeprefix('module.'): v for k, v in content.items()}
+
+
+# How torch names the class a weights-only load refused.
+_REFUSED_GLOBAL = re.compile(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)')
+
+
+def _load_weights_only(path: Path):
+    """``torch.load(weights_only=True)``, with errors that name the file and say what is wrong.
+
+    torch's own messages suggest ``weights_only=False``, which would let the
+    file run code: never the advice for a file from the internet.
+    """
+    if path.stat().st_size == 0:
+        raise CheckpointLoadError(f'checkpoint {path} is empty (an interrupted download or copy?)')
+    allow_mmengine_checkpoints()
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = _REFUSED_GLOBAL.search(str(error))
+        if refused:
+            raise CheckpointLoadError(
+                f'checkpoint {path} holds a Python object that is not weights ({refused.group(1)}); it was '
+                'not loaded, since loading it could run code. Checkpoints of mmengine, mmpretrain, BLIP and '
+                'LAVIS hold only weights: this file comes from elsewhere or was tampered with.'
+            ) from None
+        raise _unreadable(path, error) from None
+    except (EOFError, RuntimeError, ValueError, OSError) as error:
+        raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: Exception) -> CheckpointLoadError:
+    reason = str(error).strip().splitlines()[0].split('. ')[0] if str(error).strip() else type(error).__name__
+    if 'Weights only load failed' in reason:
+        reason = next((line for line in str(error).splitlines() if 'Unsupported' in line), 'unknown content')
+    return CheckpointLoadError(
+        f'checkpoint {path} is not a readable PyTorch checkpoint (truncated, corrupt or another format): '
+        f'{reason[:200]}'
+    )
 
 
 def _listing(title: str, keys: list[str], limit: int = 20) -> str:

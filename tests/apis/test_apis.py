@@ -2,6 +2,7 @@
 
 import fractions
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,28 @@ def test_every_metafile_entry_has_a_config():
         assert model_zoo.model_info(name).config.is_file(), name
 
 
-def test_unknown_model_name_lists_known_ones():
-    with pytest.raises(ValueError, match='blip-base_3rdparty_caption'):
+def test_unknown_model_name_suggests_the_close_ones():
+    with pytest.raises(
+        ValueError, match="'blip-base_3rdparty_captoin'.*did you mean blip-base_3rdparty_caption "
+    ):
         blip.get_model('blip-base_3rdparty_captoin')
+    with pytest.raises(ValueError, match='blip.list_models\\(\\) lists the known ones'):
+        blip.get_model('resnet50')
+
+
+def test_get_model_by_name_says_once_that_the_weights_are_random(monkeypatch):
+    monkeypatch.setattr(model_zoo, '_RANDOM_WEIGHTS_SAID', set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        blip.get_model('blip-tiny_shapes_caption')
+        blip.get_model('blip-tiny_shapes_caption')
+        blip.get_model('blip-tiny_shapes_caption', pretrained=True)
+        blip.get_model('blip-tiny_shapes_vqa')  # no weights are known: nothing to say
+    said = [str(w.message) for w in caught if 'random weights' in str(w.message)]
+    assert said == [
+        'blip-tiny_shapes_caption: random weights (get_model keeps random weights by default, as '
+        "mmpretrain's does); pass pretrained=True for the released ones"
+    ]
 
 
 def test_get_model_from_a_config_with_weights_and_overrides(tiny_checkpoint):
@@ -106,6 +126,18 @@ def test_offline_download_fails_fast_naming_the_url(monkeypatch, tmp_path):
     assert url in str(error.value) and 'pretrained=' in str(error.value)
 
 
+def test_offline_download_fails_before_the_model_is_built(monkeypatch, tmp_path):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError('no network')
+
+    monkeypatch.setattr(ckpt.urllib.request, 'urlopen', offline)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    monkeypatch.setattr(model_zoo.MODELS, 'build', lambda cfg: pytest.fail('the model was built first'))
+    with pytest.raises(ckpt.WeightsDownloadError, match='pretrained=') as error:
+        blip.get_model('blip-base_3rdparty_caption', pretrained=True)
+    assert error.value.url == model_zoo.model_info('blip-base_3rdparty_caption').weights
+
+
 def test_download_uses_the_torch_hub_cache(monkeypatch, tmp_path, tiny_checkpoint):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     cached = Path(torch.hub.get_dir()) / 'checkpoints' / 'tiny.pth'
@@ -130,8 +162,25 @@ def test_mmpretrain_checkpoint_layout_loads_strictly_with_weights_only(tmp_path)
 def test_checkpoint_needing_arbitrary_unpickling_is_refused(tmp_path):
     # Any class outside the allow-list (here fractions.Fraction) must not load.
     torch.save({'state_dict': {}, 'meta': fractions.Fraction(1, 3)}, tmp_path / 'evil.pth')
-    with pytest.raises(Exception, match='Unsupported global|weights_only'):
+    with pytest.raises(ckpt.CheckpointLoadError, match='not weights \\(fractions.Fraction\\)') as error:
         ckpt.read_state_dict(tmp_path / 'evil.pth')
+    assert str(tmp_path / 'evil.pth') in str(error.value) and 'weights_only=False' not in str(error.value)
+
+
+@pytest.mark.parametrize('content', ['empty', 'garbage', 'truncated'])
+def test_unreadable_checkpoint_is_named_without_suggesting_unsafe_loading(content, tiny_checkpoint, tmp_path):
+    data = tiny_checkpoint.read_bytes()
+    path = tmp_path / f'{content}.pth'
+    path.write_bytes(
+        {'empty': b'', 'garbage': bytes(range(256)) * 4, 'truncated': data[: len(data) // 2]}[content]
+    )
+    with pytest.raises(ckpt.CheckpointLoadError) as error:
+        blip.get_model(TINY_CONFIG, pretrained=str(path))
+    message = str(error.value)
+    assert message.startswith(
+        f'checkpoint {path} is ' + ('empty' if content == 'empty' else 'not a readable')
+    )
+    assert 'weights_only' not in message and len(message) < 300
 
 
 def test_checkpoint_of_another_size_lists_the_mismatches(tiny_checkpoint):

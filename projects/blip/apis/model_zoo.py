@@ -1,7 +1,9 @@
 """The model zoo: ``metafile.yml`` names -> configs and weights; ``get_model``."""
 
+import difflib
 import fnmatch
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -11,7 +13,7 @@ import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from blip.checkpoint import load_checkpoint
+from blip.checkpoint import load_state_dict_strict, read_state_dict
 from blip.registry import MODELS
 
 
@@ -61,11 +63,12 @@ def _model_index() -> dict[str, ModelInfo]:
 
 
 def model_info(name: str) -> ModelInfo:
-    """The metafile entry of ``name``; a ``ValueError`` lists close names."""
+    """The metafile entry of ``name``; a ``ValueError`` suggests the close names."""
     index = _model_index()
     if name not in index:
-        close = fnmatch.filter(index, f'*{name}*') or list(index)
-        raise ValueError(f'unknown model {name!r}; known models: {", ".join(sorted(close))}')
+        close = difflib.get_close_matches(name, index, n=3, cutoff=0.8) or fnmatch.filter(index, f'*{name}*')
+        hint = f'did you mean {" or ".join(close)}?' if close else 'blip.list_models() lists the known ones'
+        raise ValueError(f'unknown model {name!r} (neither a model name nor a config file): {hint}')
     return index[name]
 
 
@@ -97,6 +100,20 @@ def _load_config(model: str | os.PathLike | Config) -> tuple[Config, str | None]
     return Config.fromfile(str(info.config)), info.weights
 
 
+_RANDOM_WEIGHTS_SAID: set[str] = set()
+
+
+def _say_random_weights_once(name: str) -> None:
+    if name not in _RANDOM_WEIGHTS_SAID:
+        _RANDOM_WEIGHTS_SAID.add(name)
+        warnings.warn(
+            f"{name}: random weights (get_model keeps random weights by default, as mmpretrain's does); "
+            'pass pretrained=True for the released ones',
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def get_model(
     model: str | os.PathLike | Config,
     pretrained: bool | str = False,
@@ -109,7 +126,8 @@ def get_model(
         model: A name from :func:`list_models`, a config path or a ``Config``.
         pretrained: ``True`` loads the metafile weights (downloaded once into
             torch hub's cache), a path or URL loads that checkpoint, ``False``
-            keeps random weights. Loading is strict.
+            (the default, as mmpretrain's) keeps random weights and says so
+            once for a name that has released weights. Loading is strict.
         device: Where to put the model; defaults to CPU.
         **kwargs: Overrides merged into the config's ``model`` dict, e.g.
             ``generation_cfg=dict(num_beams=5)``.
@@ -117,8 +135,24 @@ def get_model(
     Returns:
         The model in eval mode, with its config as ``model._config`` (so
         :func:`inference_model` can build the test pipeline).
+
+    Raises:
+        ValueError: An unknown name (the message suggests close ones), or
+            ``pretrained=True`` for a model without known weights.
+        blip.checkpoint.WeightsDownloadError: The weights could not be
+            downloaded; raised before the model is built.
+        blip.checkpoint.CheckpointLoadError: The weights file is unreadable.
     """
     config, weights = _load_config(model)
+    if pretrained is False and weights is not None:
+        _say_random_weights_once(str(model))
+    if pretrained is True:
+        if weights is None:
+            raise ValueError(f'{model}: no weights are known for it; pass pretrained=<path or URL>')
+        pretrained = weights
+    # Read (or download) the weights first: a missing file or an offline
+    # download fails before a large model is built.
+    state_dict = read_state_dict(pretrained) if pretrained else None
     config = config.copy()
     if kwargs:
         config.merge_from_dict({'model': kwargs})
@@ -127,11 +161,7 @@ def get_model(
         model_cfg.setdefault('data_preprocessor', config.data_preprocessor)
     with DefaultScope.overwrite_default_scope('blip'):
         net = MODELS.build(model_cfg)
-    if pretrained is True:
-        if weights is None:
-            raise ValueError(f'{model}: no weights are known for it; pass pretrained=<path or URL>')
-        pretrained = weights
-    if pretrained:
-        load_checkpoint(net, pretrained)
+    if state_dict is not None:
+        load_state_dict_strict(net, state_dict, str(pretrained))
     net._config = config
     return net.to(device or 'cpu').eval()
