@@ -46,6 +46,15 @@ def inference_model(
     if built_here:
         model = get_model(model, pretrained=pretrained, device=device)
     inferencer = build_inferencer(model, cpu_optimize=built_here)
+    names = inferencer.input_names
+    if len(inputs) > len(names):
+        extra = ', '.join(f'{value!r:.60}' for value in inputs[len(names) :])
+        raise TypeError(
+            f'{type(model).__name__} takes {len(names)} input(s) ({", ".join(names)}), got {len(inputs)}: '
+            f'{extra} is not used'
+            + (' (a question needs a VQA model)' if names == ('images',) else '')
+            + '; options such as batch_size are keyword arguments'
+        )
     results = inferencer(*inputs, **kwargs)
     return results if inferencer.is_batch(*inputs) else results[0]
 

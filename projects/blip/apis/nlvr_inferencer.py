@@ -1,23 +1,28 @@
 """Inference for NLVR2: is a statement true of a pair of images?"""
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
-from .inferencer import INFERENCERS, ImageInput, Inferencer, _image_item
+from . import visualization
+from .inferencer import (
+    INFERENCERS,
+    ImageInput,
+    Inferencer,
+    OutPath,
+    _image_item,
+    check_batch_size,
+    image_name,
+    is_single_image,
+    load_image,
+)
 
 #: Class names of the two labels (NLVR2's annotation values).
 CLASSES = ('False', 'True')
 
 
-def _is_image(value) -> bool:
-    return isinstance(value, (str, os.PathLike, np.ndarray, Image.Image))
-
-
 def _is_pair(value) -> bool:
-    return isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_image, value))
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_single_image, value))
 
 
 class NLVRInferencer(Inferencer):
@@ -33,6 +38,8 @@ class NLVRInferencer(Inferencer):
     may be paths, BGR arrays or PIL images.
     """
 
+    input_names = ('images', 'text')
+
     def __init__(self, model, cpu_optimize: bool = False):
         super().__init__(model, cpu_optimize)
         per_image = self.pipeline[0]
@@ -47,7 +54,7 @@ class NLVRInferencer(Inferencer):
         return not _is_pair(images)
 
     def _prepare(self, item: dict) -> dict:
-        singles = [self.per_image.transforms(_image_item(image)) for image in item.pop('pair')]
+        singles = [self.per_image.transforms(image) for image in item.pop('pair')]
         pair = dict(singles[0], **item)
         for key in self.per_image.collate_keys:
             if key in singles[0]:
@@ -61,6 +68,7 @@ class NLVRInferencer(Inferencer):
         images: Sequence[ImageInput] | Sequence[Sequence[ImageInput]],
         text: str | Sequence[str],
         batch_size: int = 1,
+        out: OutPath | None = None,
     ) -> list[dict]:
         """Predict whether each statement is true of its image pair.
 
@@ -69,10 +77,16 @@ class NLVRInferencer(Inferencer):
                 path, a BGR array or a PIL image.
             text: The statement, or one statement per pair.
             batch_size: Pairs per forward pass.
+            out: Save each pair side by side with the statement and the
+                verdict below: a file for one pair, a folder (named after the
+                left image) or one file per pair.
 
         Returns:
             One result dict per pair (see the class docstring).
         """
+        check_batch_size(batch_size)
+        if images is None or not isinstance(images, (list, tuple)):
+            raise TypeError(f'NLVR takes image pairs (left, right) or a list of them, not {images!r:.60}')
         pairs = [images] if _is_pair(images) else list(images)
         for index, pair in enumerate(pairs):
             if not _is_pair(pair):
@@ -82,7 +96,12 @@ class NLVRInferencer(Inferencer):
         texts = [text] * len(pairs) if isinstance(text, str) else list(text)
         if len(texts) != len(pairs):
             raise ValueError(f'{len(pairs)} image pairs but {len(texts)} statements')
-        items = [dict(pair=pair, text=statement) for pair, statement in zip(pairs, texts)]
+        items = [
+            dict(
+                pair=[_image_item(image, 2 * index + side) for side, image in enumerate(pair)], text=statement
+            )
+            for index, (pair, statement) in enumerate(zip(pairs, texts))
+        ]
         results = []
         for sample in self.run(items, batch_size):
             scores = sample.pred_score.float().cpu()
@@ -95,7 +114,17 @@ class NLVRInferencer(Inferencer):
                     'pred_scores': scores.tolist(),
                 }
             )
+        if out is not None:
+            drawings = [self.draw(pair, statement, r) for pair, statement, r in zip(pairs, texts, results)]
+            self.save_drawings(out, [image_name(pair[0]) for pair in pairs], drawings)
         return results
+
+    @staticmethod
+    def draw(pair: Sequence[ImageInput], statement: str, result: dict) -> np.ndarray:
+        """The pair side by side, the statement and the verdict below."""
+        colour = visualization.GREEN if result['pred_label'] else visualization.RED
+        verdict = f'{result["pred_class"]} (p = {result["pred_score"]:.2f})'
+        return visualization.draw_pair([load_image(image) for image in pair], [statement, (verdict, colour)])
 
 
 INFERENCERS['BlipNLVR'] = NLVRInferencer

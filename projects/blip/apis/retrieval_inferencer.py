@@ -10,7 +10,20 @@ from PIL import Image
 
 from blip.models.retrieval_scoring import ranked
 
-from .inferencer import INFERENCERS, ImageInput, Inferencer, _image_item
+from . import visualization
+from .inferencer import (
+    INFERENCERS,
+    ImageInput,
+    Inferencer,
+    OutPath,
+    _image_item,
+    check_batch_size,
+    image_name,
+    load_image,
+)
+
+#: Matches drawn per query with ``out=``.
+DRAWN_MATCHES = 10
 
 #: Feature keys of images and of texts, as :meth:`RetrievalInferencer.extract_feat` returns them.
 IMAGE_KEYS = ('image_feat', 'image_embeds')
@@ -44,6 +57,8 @@ class RetrievalInferencer(Inferencer):
     For a large gallery, compute its features once with :meth:`extract_feat`
     and pass the returned dict as ``gallery``.
     """
+
+    input_names = ('inputs',)
 
     def __init__(self, model, cpu_optimize: bool = False):
         super().__init__(model, cpu_optimize)
@@ -80,12 +95,14 @@ class RetrievalInferencer(Inferencer):
             ``text_ids`` and ``text_attn_mask`` ``(T, L)`` and ``texts``.
             Cosine similarity is ``image_feat @ text_feat.T``.
         """
+        check_batch_size(batch_size)
         feats: dict = {}
         if images is not None:
             parts = []
             for start in range(0, len(images), batch_size):
                 items = [
-                    self._prepare_image(_image_item(image)) for image in images[start : start + batch_size]
+                    self._prepare_image(_image_item(image, start + offset))
+                    for offset, image in enumerate(images[start : start + batch_size])
                 ]
                 data = self.model.data_preprocessor(pseudo_collate(items), False)
                 parts.append(self.model.extract_feat(data['images'], return_embeds=True))
@@ -113,6 +130,7 @@ class RetrievalInferencer(Inferencer):
         batch_size: int = 8,
         mode: str | None = None,
         text: str | None = None,
+        out: OutPath | None = None,
     ) -> list[dict]:
         """Search ``gallery`` for each query of ``inputs``.
 
@@ -129,12 +147,17 @@ class RetrievalInferencer(Inferencer):
             text: The command-line form (``tools/infer.py IMAGE... --text``):
                 score the input images against this one text; one result per
                 image, ``{'text', 'score', 'rank'}``.
+            out: Save a picture of each query's best matches (up to 10): the
+                text above the ranked images, or the image above the ranked
+                texts; a file for one query, a folder or one file per query.
+                It needs the gallery's images or texts, not only features.
 
         Returns:
             One result per query (see the class docstring).
         """
+        check_batch_size(batch_size)
         if text is not None:
-            return self._score_images_for_text(inputs, text, batch_size)
+            return self._score_images_for_text(inputs, text, batch_size, out)
         if gallery is None:
             raise ValueError('retrieval needs a gallery: the images or texts to search')
         queries = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -176,7 +199,24 @@ class RetrievalInferencer(Inferencer):
                     match[gallery_key] = _describe(gallery_items[index])
                 found.append(match)
             results.append({query_key: query, 'matches': found})
+        if out is not None:
+            if gallery_items is None or (mode == 't2i' and isinstance(gallery, dict)):
+                raise ValueError(f'out= draws the gallery: pass its {gallery_kind}, not only their features')
+            drawings = [self.draw(query, gallery_items, result) for query, result in zip(queries, results)]
+            names = [image_name(q) if mode == 'i2t' else f'text{i}' for i, q in enumerate(queries)]
+            self.save_drawings(out, names, drawings)
         return results
+
+    @staticmethod
+    def draw(query, gallery: Sequence, result: dict) -> np.ndarray:
+        """A text above its best images, or an image above its best texts, with ranks and scores."""
+        matches = result['matches'][:DRAWN_MATCHES]
+        if 'text' in result:
+            images = [load_image(gallery[match['index']]) for match in matches]
+            labels = [f'#{rank} {match["score"]:.2f}' for rank, match in enumerate(matches, 1)]
+            return visualization.draw_ranked_images(result['text'], images, labels)
+        lines = [f'{rank}. {gallery[m["index"]]} ({m["score"]:.2f})' for rank, m in enumerate(matches, 1)]
+        return visualization.with_text(load_image(query), lines)
 
     @torch.no_grad()
     def _search(self, image_feats: dict, text_feats: dict, mode: str, topk: int):
@@ -191,9 +231,9 @@ class RetrievalInferencer(Inferencer):
         best = ranked(scores, topk)
         return scores.gather(1, best), best
 
-    def _score_images_for_text(self, images, text: str, batch_size: int) -> list[dict]:
+    def _score_images_for_text(self, images, text: str, batch_size: int, out: OutPath | None) -> list[dict]:
         images = list(images) if isinstance(images, (list, tuple)) else [images]
-        (result,) = self(text, gallery=images, topk=len(images), batch_size=batch_size, mode='t2i')
+        (result,) = self(text, gallery=images, topk=len(images), batch_size=batch_size, mode='t2i', out=out)
         ranked = {match['index']: (rank, match['score']) for rank, match in enumerate(result['matches'])}
         return [
             {'text': result['text'], 'score': ranked[i][1], 'rank': ranked[i][0]} for i in range(len(images))

@@ -1,12 +1,21 @@
 """Inference for visual question answering: a question about each image."""
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
-from .inferencer import INFERENCERS, ImageInput, Inferencer, _image_item
+from . import visualization
+from .inferencer import (
+    INFERENCERS,
+    ImageInput,
+    Inferencer,
+    OutPath,
+    _image_item,
+    check_batch_size,
+    image_list,
+    image_name,
+    load_image,
+)
 
 
 class VQAInferencer(Inferencer):
@@ -18,12 +27,23 @@ class VQAInferencer(Inferencer):
     before the model reads it; the result repeats it as given.
     """
 
+    input_names = ('images', 'question')
+
+    def clean_questions(self, questions: Sequence[str]) -> list[str]:
+        """The questions as the model reads them (the test pipeline's ``CleanCaption``)."""
+        cleaned = list(questions)
+        for transform in self.pipeline:
+            if type(transform).__name__ == 'CleanCaption' and 'question' in transform.keys:
+                cleaned = transform.clean(cleaned)
+        return cleaned
+
     def __call__(
         self,
         images: ImageInput | Sequence[ImageInput],
         question: str | Sequence[str] | None = None,
         batch_size: int = 1,
         top_answers: int = 0,
+        out: OutPath | None = None,
     ) -> list[dict]:
         """Answer a question about each image.
 
@@ -36,18 +56,21 @@ class VQAInferencer(Inferencer):
             top_answers: In rank mode, also return this many best candidates
                 with their scores (the summed label-smoothed log-likelihoods
                 the ranking uses; higher is better) as ``top_answers``.
+            out: Save each image with its question and answer below it: a
+                file for one image, a folder or one file per image.
 
         Returns:
             One dict per image: ``question``, ``pred_answer`` and, when asked,
             ``top_answers``: ``[{'answer': ..., 'score': ...}, ...]``.
 
         Raises:
-            ValueError: No question, an empty question, a question count that
-                differs from the image count, ``top_answers`` outside rank
-                mode, or a question longer than the model takes.
+            ValueError: No question, an empty question (or one without words,
+                such as ``'???'``: cleaning removes punctuation), a question
+                count that differs from the image count, ``top_answers``
+                outside rank mode, or a question longer than the model takes.
         """
-        single = isinstance(images, (str, os.PathLike, np.ndarray, Image.Image))
-        images = [images] if single else list(images)
+        images = image_list(images)
+        check_batch_size(batch_size)
         if question is None:
             raise ValueError('VQA needs a question about the image (tools/infer.py: --question "...")')
         questions = [question] * len(images) if isinstance(question, str) else list(question)
@@ -56,11 +79,19 @@ class VQAInferencer(Inferencer):
         for index, text in enumerate(questions):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f'question {index} is empty or not a string: {text!r}')
+        for index, (text, cleaned) in enumerate(zip(questions, self.clean_questions(questions))):
+            if not cleaned.strip():
+                raise ValueError(
+                    f'question {index}, {text!r}, has no words: the model reads questions without punctuation'
+                )
         if top_answers and self.model.head.inference_method != 'rank':
             raise ValueError(
                 "top_answers needs rank mode: build the model with head=dict(inference_method='rank', ...)"
             )
-        items = [dict(_image_item(image), question=text) for image, text in zip(images, questions)]
+        items = [
+            dict(_image_item(image, index), question=text)
+            for index, (image, text) in enumerate(zip(images, questions))
+        ]
         results = []
         for text, sample in zip(questions, self.run(items, batch_size)):
             result = {'question': text, 'pred_answer': sample.pred_answer}
@@ -68,7 +99,16 @@ class VQAInferencer(Inferencer):
                 ranked = zip(sample.pred_top_answers[:top_answers], sample.pred_top_scores[:top_answers])
                 result['top_answers'] = [{'answer': answer, 'score': score} for answer, score in ranked]
             results.append(result)
+        if out is not None:
+            drawings = [self.draw(image, result) for image, result in zip(images, results)]
+            self.save_drawings(out, [image_name(image) for image in images], drawings)
         return results
+
+    @staticmethod
+    def draw(image: ImageInput, result: dict) -> np.ndarray:
+        """The image with its question and answer below it."""
+        lines = [f'Q: {result["question"]}', (f'A: {result["pred_answer"]}', visualization.GREEN)]
+        return visualization.with_text(load_image(image), lines)
 
 
 INFERENCERS['BlipVQA'] = VQAInferencer

@@ -90,28 +90,68 @@ def _decode_with_pillow(content: bytes, path: str) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., ::-1])
 
 
+def _scale_16_bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples to 8 bits as 16-bit files are decoded (``value >> 8``)."""
+    return (np.clip(samples.astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
+
+
 def _pillow_to_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in _WIDE_GRAY_MODES:
-        gray = np.asarray(image).astype(np.int64)
-        gray = (np.clip(gray, 0, 65535) >> 8).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
+        return np.repeat(_scale_16_bit(np.asarray(image))[..., None], 3, axis=2)
     return np.asarray(image.convert('RGB'))
 
 
-def as_bgr_image(img: np.ndarray) -> np.ndarray:
-    """Give an image array already in memory three channels.
+def as_bgr_image(img: np.ndarray | Image.Image, name: str = 'the image') -> np.ndarray:
+    """An image in memory as the ``H x W x 3`` BGR ``uint8`` array every pipeline expects.
 
-    A 2-D or single-channel array is replicated to three channels and a
-    four-channel array loses its alpha channel; anything else is returned
-    unchanged.
+    A PIL image is converted as a file with the same content is decoded: 16-bit
+    grayscale is scaled to ``0..255`` (Pillow's ``convert('RGB')`` would clip
+    it to white), alpha is dropped. An array is read in ``mmcv.imread``'s BGR
+    order: a 2-D or single-channel array is gray, four channels are BGRA (the
+    alpha channel is dropped); ``uint16`` samples are scaled as 16-bit files are.
+
+    Args:
+        img: A PIL image or a ``uint8`` / ``uint16`` array.
+        name: How error messages call the image (e.g. ``'image 3'``).
+
+    Raises:
+        TypeError: ``img`` is neither an array nor a PIL image.
+        ValueError: The array is empty, has two or more than four channels,
+            or has another sample type (floats have no agreed range).
     """
+    if isinstance(img, Image.Image):
+        if 0 in img.size:
+            raise ValueError(f'{name} is empty ({img.size[0]}x{img.size[1]} pixels)')
+        if img.mode == 'F':
+            raise ValueError(
+                f'{name} is a 32-bit float PIL image (mode F), whose range is unknown: convert it'
+            )
+        return np.ascontiguousarray(_pillow_to_rgb(img)[..., ::-1])
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f'{name} is a {type(img).__name__}: give a file path, a BGR array or a PIL image')
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            f'{name} has shape {img.shape}: give H x W (gray), H x W x 3 (BGR) or H x W x 4 (BGRA)'
+            + (
+                ' (two channels: gray and alpha? take the first)'
+                if img.ndim == 3 and img.shape[2] == 2
+                else ''
+            )
+        )
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f'{name} is empty ({img.shape[1]}x{img.shape[0]} pixels)')
+    if img.dtype == np.uint16:
+        img = _scale_16_bit(img)
+    elif img.dtype != np.uint8:
+        raise ValueError(
+            f'{name} has {img.dtype} samples: give uint8 (0..255) or uint16 (0..65535); '
+            'for floats in 0..1, (img * 255).round().astype(np.uint8)'
+        )
     if img.ndim == 2:
-        return np.repeat(img[..., None], 3, axis=2)
-    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., None]
+    if img.shape[2] == 1:
         return np.repeat(img, 3, axis=2)
-    if img.ndim == 3 and img.shape[2] == 4:
-        return np.ascontiguousarray(img[..., :3])
-    return img
+    return img if img.shape[2] == 3 else np.ascontiguousarray(img[..., :3])
 
 
 @TRANSFORMS.register_module()
@@ -125,8 +165,8 @@ class LoadImageFromFile(BaseTransform):
     :class:`ImageLoadError` naming the file.
 
     When ``results['img']`` already holds an array (inferencers pass images
-    in memory), it is used as is, apart from giving grayscale arrays three
-    channels and dropping an alpha channel; the file is not read.
+    in memory), it is checked and converted by :func:`as_bgr_image` (gray
+    replicated, alpha dropped, 16-bit scaled); the file is not read.
 
     Required keys: ``img_path`` (or ``img`` as an array).
 
