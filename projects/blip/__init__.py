@@ -1,5 +1,18 @@
 """BLIP for OpenMMLab: BLIP's models, data and metrics as an mmengine plugin."""
 
+try:
+    import mmcv  # noqa: F401
+except ModuleNotFoundError as error:
+    if error.name != 'mmcv':
+        raise
+    # Not an install requirement: mmcv-lite would overwrite the full mmcv of a GPU stack.
+    raise ModuleNotFoundError(
+        'blip needs mmcv, which `pip install -e .` leaves to you: install mmcv-lite with '
+        '`pip install -e ".[lite]"` (or `pip install "mmcv-lite>=2.0.0,<2.3"`), or, next to a GPU stack, the '
+        'full mmcv (https://mmcv.readthedocs.io/en/latest/get_started/installation.html)',
+        name='mmcv',
+    ) from None
+
 # mmpretrain's transforms, datasets and metrics register into the parent
 # registries that ours fall back to; ``mmpretrain.models`` is never imported.
 import mmpretrain.datasets  # noqa: F401
