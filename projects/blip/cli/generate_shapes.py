@@ -310,10 +310,23 @@ def write_refcoco(writer: Writer, sizes: dict[str, int]) -> None:
         pickle.dump(refs, f)
 
 
+#: The smallest image size whose shapes are still recognisable (the small ones are 22 % of it).
+MIN_IMAGE_SIZE = 32
+
+
 def generate(
     root: Path, seed: int = 0, train: int = 600, val: int = 60, test: int = 100, image_size: int = 96
 ) -> Path:
-    """Write the whole benchmark under ``root``; returns ``root``."""
+    """Write the whole benchmark under ``root``; returns ``root``.
+
+    Raises:
+        ValueError: A split without images, or images under ``MIN_IMAGE_SIZE`` pixels.
+    """
+    for name, count in (('train', train), ('val', val), ('test', test)):
+        if count < 1:
+            raise ValueError(f'{name} must be at least 1 (images per split), got {count}')
+    if image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f'image_size must be at least {MIN_IMAGE_SIZE} pixels, got {image_size}')
     writer = Writer(Path(root), image_size, seed)
     sizes = {'train': train, 'val': val, 'test': test}
     write_captions_and_vqa(writer, sizes)
@@ -322,14 +335,40 @@ def generate(
     return writer.root
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'not an integer: {text!r}') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'must be at least {minimum}, got {value}')
+        return value
+
+    return parse
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument('root', help='output folder, e.g. data/shapes')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--train', type=int, default=600, help='training images (and pairs) per task')
-    parser.add_argument('--val', type=int, default=60)
-    parser.add_argument('--test', type=int, default=100)
-    parser.add_argument('--image-size', type=int, default=96)
+    parser.add_argument(
+        '--seed', type=int, default=0, help='random seed; the output depends only on it and the sizes'
+    )
+    parser.add_argument(
+        '--train', type=at_least(1), default=600, help='training images (and NLVR pairs) per task'
+    )
+    parser.add_argument('--val', type=at_least(1), default=60, help='validation images (and pairs) per task')
+    parser.add_argument('--test', type=at_least(1), default=100, help='test images (and pairs) per task')
+    parser.add_argument(
+        '--image-size',
+        type=at_least(MIN_IMAGE_SIZE),
+        default=96,
+        help='width and height of the images in pixels',
+    )
     args = parser.parse_args(argv)
     root = generate(Path(args.root), args.seed, args.train, args.val, args.test, args.image_size)
     print(f'shapes benchmark written to {root}')
