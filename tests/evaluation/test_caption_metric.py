@@ -367,9 +367,23 @@ def test_ground_truth_file_of_the_evaluated_dataset(fake_meteor, tmp_path):
     metric.process(None, prediction_samples())
     assert metric.evaluate(len(PREDICTIONS)) == expected.evaluate(len(PREDICTIONS))
     # ann_file, when given, wins.
-    explicit = CaptionMetric(ann_file='given.json')
+    (tmp_path / 'given').mkdir()
+    given = str(write_ground_truth(tmp_path / 'given').rename(tmp_path / 'given.json'))
+    explicit = CaptionMetric(ann_file=given)
     explicit.dataset_meta = dict(gt_file=gt_file)
-    assert explicit.ground_truth_file == 'given.json'
+    assert explicit.ground_truth_file == given
+
+
+@pytest.mark.parametrize('content', [None, '{"images": []}'])
+def test_a_missing_or_broken_ground_truth_file_fails_before_inference(content, tmp_path):
+    """The loops set dataset_meta when they are built: the file is read then, not after inference."""
+    gt_file = tmp_path / 'captions_gt.json'
+    if content is not None:
+        gt_file.write_text(content)
+    metric = CaptionMetric(output_dir=str(tmp_path))
+    error = FileNotFoundError if content is None else ValueError
+    with pytest.raises(error, match=f'caption ground-truth file.* {gt_file}|{gt_file}.* no .annotations.'):
+        metric.dataset_meta = dict(gt_file=str(gt_file))
 
 
 def test_no_ground_truth_anywhere_only_saves_predictions(fake_meteor, tmp_path, log):

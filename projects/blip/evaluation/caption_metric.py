@@ -78,6 +78,29 @@ class CaptionMetric(BaseMetric):
         self.output_dir = output_dir
         self.java = java
         self._spice_warned = False
+        self._ground_truth: tuple[str, Captions] | None = None
+
+    @BaseMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict | None) -> None:
+        """Set when the test or validation loop is built, before any inference:
+        the ground-truth file is read here, so a missing or broken one fails
+        at once rather than after the whole dataset has been captioned."""
+        BaseMetric.dataset_meta.fset(self, dataset_meta)
+        self.ground_truth()
+
+    def ground_truth(self) -> Captions | None:
+        """The captions of :attr:`ground_truth_file` (read once), or ``None`` without a file.
+
+        Raises:
+            FileNotFoundError: The file does not exist.
+            ValueError: It is not a COCO-format caption file.
+        """
+        path = self.ground_truth_file
+        if path is None:
+            return None
+        if self._ground_truth is None or self._ground_truth[0] != path:
+            self._ground_truth = (path, load_coco_captions(path))
+        return self._ground_truth[1]
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep the image id, prediction (and ground truth) of each sample.
@@ -135,7 +158,7 @@ class CaptionMetric(BaseMetric):
         """Find the ground truth of each predicted image, in evaluation order."""
         gt_file = self.ground_truth_file
         if gt_file is not None:
-            ground_truth = load_coco_captions(gt_file)
+            ground_truth = self.ground_truth()
             source = f'ground-truth file {gt_file}'
         else:
             ground_truth = {}
