@@ -122,7 +122,13 @@ def test_train_validate_and_write_a_submission(coco, checkpoint, tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()  # 4 VQAv2 + 4 Visual Genome questions, then validation
     metrics = runner.val_loop.run()
-    assert set(metrics) == {'VQA/acc', 'VQA/acc_other', 'VQA/acc_yes_no'}
+    assert set(metrics) == {
+        'VQA/acc',
+        'VQA/acc_other',
+        'VQA/acc_yes_no',
+        'VQA/acc_qtype_is',  # vqa_data's question types: the first word
+        'VQA/acc_qtype_what',
+    }
     assert 0 <= metrics['VQA/acc'] <= 100
     runner.test()
     (submission,) = Path(cfg.work_dir).glob('*/vqa_submission.json')

@@ -121,42 +121,55 @@ def test_normalisation_equals_the_official_functions(text):
     assert process_punctuation(text) == mmpretrain_vqa._process_punctuation(text)
 
 
-def sample(prediction, answers, answer_type=None, **fields):
+def sample(prediction, answers, answer_type=None, question_type=None, **fields):
     data = DataSample(pred_answer=prediction, **fields)
     if answers is not None:
         data.human_answers = answers
-    if answer_type is not None:
-        data.set_metainfo(dict(answer_type=answer_type))
+    data.set_metainfo(
+        {k: v for k, v in dict(answer_type=answer_type, question_type=question_type).items() if v}
+    )
     return data
 
 
-def test_metric_reports_overall_and_per_answer_type_accuracy():
+def test_metric_reports_overall_per_answer_type_and_per_question_type_accuracy():
     metric = VQAAccuracy()
     metric.process(
         None,
         [
-            sample('yes', ['yes'] * 9 + ['no'], 'yes/no'),  # 1.0
-            sample('no', ['yes'] * 9 + ['no'], 'yes/no'),  # one human: 0.3
-            sample('2', TEN[:2] + ['2'] * 8, 'number'),  # 1.0
-            sample('dog', TEN, 'other'),  # 0.6
+            sample('yes', ['yes'] * 9 + ['no'], 'yes/no', 'is the'),  # 1.0
+            sample('no', ['yes'] * 9 + ['no'], 'yes/no', 'is there a'),  # one human: 0.3
+            sample('2', TEN[:2] + ['2'] * 8, 'number', 'how many'),  # 1.0
+            sample('dog', TEN, 'other', 'what animal is'),  # 0.6
+            sample('dog', ['cat'] * 10, 'other', 'what animal is'),  # 0.0
         ],
     )
-    # Without human_answers, gt_answer: [dog, cat] leaves [cat] (1/3) or [dog] (0) -> 1/6.
-    metric.process(None, [sample('cat', None, 'other', gt_answer=['dog', 'cat'])])
-    metrics = metric.evaluate(5)
+    metric.process(None, [sample('cat', ['cat'], 'other')])  # no question type (OCR-VQA): 1.0
+    metrics = metric.evaluate(6)
     assert metrics == pytest.approx(
         {
-            'VQA/acc': 100 * (1 + 0.3 + 1 + 0.6 + 1 / 6) / 5,
+            'VQA/acc': 100 * (1 + 0.3 + 1 + 0.6 + 0 + 1) / 6,
             'VQA/acc_number': 100.0,
-            'VQA/acc_other': 100 * (0.6 + 1 / 6) / 2,
+            'VQA/acc_other': 100 * (0.6 + 0 + 1) / 3,
             'VQA/acc_yes_no': 65.0,
+            'VQA/acc_qtype_how_many': 100.0,
+            'VQA/acc_qtype_is_the': 100.0,
+            'VQA/acc_qtype_is_there_a': 30.0,
+            'VQA/acc_qtype_what_animal_is': 30.0,
         }
     )
 
 
 def test_metric_names_missing_fields():
-    with pytest.raises(KeyError, match='human_answers'):
-        VQAAccuracy().process(None, [DataSample(pred_answer='yes')])
+    with pytest.raises(KeyError, match="no 'human_answers' \\(question_id 7\\).*PackInputs"):
+        VQAAccuracy().process(None, [DataSample(pred_answer='yes', metainfo=dict(question_id=7))])
+    with pytest.raises(KeyError, match="no 'pred_answer'"):
+        VQAAccuracy().process(None, [DataSample(human_answers=['yes'] * 10)])
+
+
+def test_gt_answer_is_no_substitute_for_human_answers():
+    """gt_answer holds the distinct answers: scoring them would count [dog, cat] as two humans."""
+    with pytest.raises(KeyError, match="no 'human_answers'"):
+        VQAAccuracy().process(None, [sample('cat', None, 'other', gt_answer=['dog', 'cat'])])
 
 
 def test_submission_file_for_the_evaluation_server(tmp_path):

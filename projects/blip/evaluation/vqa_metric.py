@@ -43,24 +43,28 @@ def vqa_accuracy(prediction: str, human_answers: Sequence[str]) -> float:
     return (left_out_match + left_out_other) / len(answers)
 
 
-def _metric_name(answer_type: str) -> str:
-    return 'acc_' + re.sub(r'\W+', '_', answer_type).strip('_')
+def _metric_name(group: str, prefix: str = '') -> str:
+    return f'acc_{prefix}' + re.sub(r'\W+', '_', group).strip('_')
 
 
 @METRICS.register_module()
 class VQAAccuracy(BaseMetric):
-    """VQA accuracy in percent, overall and per answer type.
+    """VQA accuracy in percent, overall, per answer type and per question type.
 
     Equal to the official VQA evaluation (GT-Vision-Lab's ``vqaEval.py``),
-    see :func:`vqa_accuracy`. mmpretrain's ``VQAAcc``, which it replaces,
-    always normalises and does not average over the leave-one-out subsets,
-    so it scores higher.
+    see :func:`vqa_accuracy`, which also reports ``perAnswerType`` and
+    ``perQuestionType``. mmpretrain's ``VQAAcc``, which it replaces, always
+    normalises and does not average over the leave-one-out subsets, so it
+    scores higher.
 
-    Each data sample needs ``pred_answer`` and the human answers: the
-    ``human_answers`` field (all of them, as the datasets of this package
-    give them) or else ``gt_answer`` (each taken once). ``answer_type``
-    (``'yes/no'``, ``'number'``, ``'other'``), when present, adds one
-    accuracy per type, e.g. ``acc_yes_no``.
+    Each data sample needs ``pred_answer`` and ``human_answers``, all the
+    human answers as the datasets of this package give them (the official
+    evaluation compares with each of them; ``gt_answer``, the distinct
+    answers, would score by another formula, so it is no substitute).
+    ``answer_type`` (``'yes/no'``, ``'number'``, ``'other'``), when packed,
+    adds one accuracy per type, e.g. ``acc_yes_no``; ``question_type``
+    (VQAv2's 65 types, ``'what color is the'``, ``'how many'``, ...) adds one
+    per question type, e.g. ``acc_qtype_how_many``.
 
     Args:
         collect_device: Device used to collect results across ranks, ``'cpu'``
@@ -76,31 +80,35 @@ class VQAAccuracy(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Score each sample's answer and keep its accuracy and answer type."""
         for sample in data_samples:
-            prediction = sample.get('pred_answer')
+            for field in ('pred_answer', 'human_answers'):
+                if sample.get(field) is None:
+                    raise KeyError(
+                        f"VQAAccuracy: a data sample has no '{field}' (question_id "
+                        f'{sample.get("question_id")}). The metric compares the prediction with all the '
+                        "human answers: pack them with PackInputs(algorithm_keys=[..., 'human_answers'])"
+                    )
             answers = sample.get('human_answers')
-            if answers is None:
-                answers = sample.get('gt_answer')
-            if prediction is None or answers is None:
-                raise KeyError(
-                    "VQAAccuracy needs 'pred_answer' and 'human_answers' (or 'gt_answer') in every data "
-                    "sample: pack them with PackInputs(algorithm_keys=['question', 'human_answers', ...])"
-                )
             answers = [answers] if isinstance(answers, str) else list(answers)
             self.results.append(
-                dict(accuracy=vqa_accuracy(prediction, answers), answer_type=sample.get('answer_type'))
+                dict(
+                    accuracy=vqa_accuracy(sample.get('pred_answer'), answers),
+                    answer_type=sample.get('answer_type'),
+                    question_type=sample.get('question_type'),
+                )
             )
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        """Mean accuracy in percent: ``acc`` and ``acc_<answer type>``."""
+        """Mean accuracy in percent: ``acc``, ``acc_<answer type>`` and ``acc_qtype_<question type>``."""
         if not results:
             raise ValueError('VQAAccuracy: no answers were scored')
-        by_type: dict[str, list[float]] = {}
-        for result in results:
-            if result['answer_type'] is not None:
-                by_type.setdefault(result['answer_type'], []).append(result['accuracy'])
         metrics = {'acc': 100 * sum(r['accuracy'] for r in results) / len(results)}
-        for answer_type, accuracies in sorted(by_type.items()):
-            metrics[_metric_name(answer_type)] = 100 * sum(accuracies) / len(accuracies)
+        for key, prefix in (('answer_type', ''), ('question_type', 'qtype_')):
+            groups: dict[str, list[float]] = {}
+            for result in results:
+                if result.get(key) is not None:
+                    groups.setdefault(result[key], []).append(result['accuracy'])
+            for group, accuracies in sorted(groups.items()):
+                metrics[_metric_name(group, prefix)] = 100 * sum(accuracies) / len(accuracies)
         MMLogger.get_current_instance().info(
             'VQA accuracy: '
             + ', '.join(f'{k} {v:.2f}' for k, v in metrics.items())

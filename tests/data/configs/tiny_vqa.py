@@ -24,7 +24,7 @@ test_pipeline = [
     dict(
         type='PackInputs',
         algorithm_keys=['question', 'gt_answer', 'gt_answer_weight', 'human_answers'],
-        meta_keys=['question_id', 'image_id', 'answer_type'],
+        meta_keys=['question_id', 'image_id', 'answer_type', 'question_type'],
     ),
 ]
 loader = dict(batch_size=2, num_workers=0, persistent_workers=False)

@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackInputs', algorithm_keys=['question', 'gt_answer', 'gt_answer_weight']),
 ]
 
-# human_answers and answer_type feed the metric; splits without answers (test)
+# human_answers, answer_type and question_type feed the metric; splits without answers (test)
 # simply lack them.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -28,7 +28,7 @@ test_pipeline = [
     dict(
         type='PackInputs',
         algorithm_keys=['question', 'gt_answer', 'gt_answer_weight', 'human_answers'],
-        meta_keys=['question_id', 'image_id', 'answer_type'],
+        meta_keys=['question_id', 'image_id', 'answer_type', 'question_type'],
     ),
 ]
 
