@@ -20,6 +20,14 @@ import mmpretrain.evaluation  # noqa: F401
 
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .apis import get_model, inference_model, list_models
+from .apis.mmpretrain_inferencers import (
+    ImageCaptionInferencer,
+    ImageToTextRetrievalInferencer,
+    NLVRInferencer,
+    TextToImageRetrievalInferencer,
+    VisualGroundingInferencer,
+    VisualQuestionAnsweringInferencer,
+)
 from .checkpoint import allow_mmengine_checkpoints
 from .version import __version__
 
@@ -27,4 +35,17 @@ from .version import __version__
 # default weights_only=True: allow the data-only classes they contain.
 allow_mmengine_checkpoints()
 
-__all__ = ['__version__', 'get_model', 'inference_model', 'list_models']
+# mmpretrain's inferencers by its names (``from mmpretrain import X`` -> ``from blip import X``);
+# blip.apis holds our own per-task inferencers.
+__all__ = [
+    'ImageCaptionInferencer',
+    'ImageToTextRetrievalInferencer',
+    'NLVRInferencer',
+    'TextToImageRetrievalInferencer',
+    'VisualGroundingInferencer',
+    'VisualQuestionAnsweringInferencer',
+    '__version__',
+    'get_model',
+    'inference_model',
+    'list_models',
+]

@@ -219,15 +219,18 @@ class RetrievalInferencer(Inferencer):
         return visualization.with_text(load_image(query), lines)
 
     @torch.no_grad()
-    def _search(self, image_feats: dict, text_feats: dict, mode: str, topk: int):
-        """Best ``topk`` gallery entries of each query: ``(scores, indices)``, each ``(Q, topk)``."""
+    def gallery_scores(self, image_feats: dict, text_feats: dict, mode: str) -> torch.Tensor:
+        """The score of every gallery entry for each query, ``(Q, G)``: ITM + ITC for the
+        ``model.topk`` ITC candidates, -100 for the others (the cosine with ``fast_match``)."""
         model = self.model
         device = model.device
         feats = {**image_feats, **text_feats}
         similarity = feats['image_feat'].to(device) @ feats['text_feat'].to(device).t()
-        scores = model.scores(similarity, feats['text_ids'], model.pair_logits(feats), directions=(mode,))[
-            mode
-        ]
+        return model.scores(similarity, feats['text_ids'], model.pair_logits(feats), directions=(mode,))[mode]
+
+    def _search(self, image_feats: dict, text_feats: dict, mode: str, topk: int):
+        """Best ``topk`` gallery entries of each query: ``(scores, indices)``, each ``(Q, topk)``."""
+        scores = self.gallery_scores(image_feats, text_feats, mode)
         best = ranked(scores, topk)
         return scores.gather(1, best), best
 
