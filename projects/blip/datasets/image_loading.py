@@ -23,7 +23,7 @@ import cv2
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from blip.registry import TRANSFORMS
 
@@ -83,6 +83,10 @@ def _decode_with_pillow(content: bytes, path: str) -> np.ndarray:
             image.load()
             image = ImageOps.exif_transpose(image)
             rgb = _pillow_to_rgb(image)
+    except UnidentifiedImageError as error:
+        raise ImageLoadError(
+            f'cannot decode image file {path}: not an image format OpenCV or Pillow reads'
+        ) from error
     except Exception as error:  # Pillow's plugins raise many error types
         raise ImageLoadError(
             f'cannot decode image file {path}: {error} (the file is corrupt, truncated or not an image)'
