@@ -299,7 +299,7 @@ def test_inference_returns_the_box_and_draws_it(model, data_root, tmp_path):
         expected = model.test_step(pseudo_collate([item]))[0].pred_bboxes
     assert box == pytest.approx(expected[0].tolist())
     drawing = cv2.imread(str(out))
-    assert drawing.shape == (72, 48, 3)
+    assert drawing.shape == (576, 384, 3)  # enlarged 8 times, so the label is legible
     green = (drawing[..., 1] > 150) & (drawing[..., 0] < 80) & (drawing[..., 2] < 80)
     assert green.any()
     pil = blip.inference_model(model, Image.open(path), 'the tall white box')
@@ -330,7 +330,7 @@ def test_infer_tool_prints_the_box_and_saves_the_drawing(checkpoint, data_root, 
     ]
     (result,) = infer.main(argv)
     assert capsys.readouterr().out.strip() == f'{path}: {json.dumps(result)}'
-    assert cv2.imread(str(out)).shape == (60, 80, 3)
+    assert cv2.imread(str(out)).shape == (288, 384, 3)  # 80 x 60, enlarged
 
 
 def test_items_equal_those_of_mmpretrains_refcoco_dataset(config):

@@ -37,6 +37,7 @@ COMMANDS = {
     'blip-train',
     'blip-test',
     'blip-infer',
+    'blip-demo',
     'blip-convert-hf',
     'blip-generate-shapes',
     'blip-publish-model',

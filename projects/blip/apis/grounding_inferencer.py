@@ -64,8 +64,8 @@ class GroundingInferencer(Inferencer):
 
     @staticmethod
     def draw(image: ImageInput, expression: str, result: dict) -> np.ndarray:
-        """The image, at its size, with the predicted box drawn and the expression above it."""
-        return visualization.draw_box(load_image(image), result['pred_bboxes'][0], expression)
+        """The image (enlarged if small) with the predicted box drawn and labelled with the expression."""
+        return visualization.draw_grounding(load_image(image), result['pred_bboxes'][0], expression)
 
 
 INFERENCERS['BlipGrounding'] = GroundingInferencer

@@ -2,9 +2,8 @@
 
 Every function takes and returns BGR ``uint8`` arrays (as ``mmcv.imread``
 gives); the inferencers' ``out=`` and ``tools/infer.py --out`` save them, the
-demo shows them. Text goes in a panel below the image, which is enlarged
-first when small so the text stays legible; grounding draws its box and
-expression on the image at its own size.
+demo shows them. Images are enlarged first when small, so the text stays
+legible; text goes in a panel below the image (grounding labels its box).
 """
 
 import os
@@ -96,9 +95,16 @@ def draw_box(image: np.ndarray, box: Sequence[float], label: str = '') -> np.nda
         scale = thickness / 3
         (width, height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         top = max(y0 - height - baseline - thickness, 0)
-        cv2.rectangle(canvas, (x0, top), (x0 + width, top + height + baseline), (0, 200, 0), -1)
-        cv2.putText(canvas, label, (x0, top + height), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1)
+        left = max(min(x0, canvas.shape[1] - width), 0)  # the label stays inside the image
+        cv2.rectangle(canvas, (left, top), (left + width, top + height + baseline), (0, 200, 0), -1)
+        cv2.putText(canvas, label, (left, top + height), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1)
     return canvas
+
+
+def draw_grounding(image: np.ndarray, box: Sequence[float], expression: str) -> np.ndarray:
+    """The box of a referring expression, labelled with it, on the image (enlarged if small)."""
+    large, scale = enlarge(image)
+    return draw_box(large, [v * scale for v in box], expression)
 
 
 def draw_pair(images: Sequence[np.ndarray], lines: Sequence[str | tuple[str, tuple]]) -> np.ndarray:

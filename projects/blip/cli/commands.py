@@ -27,6 +27,11 @@ def infer() -> None:
     _run('infer')
 
 
+def demo() -> None:
+    """``blip-demo [MODEL [CHECKPOINT]] ...``: a demo page in the browser (:mod:`blip.cli.demo`)."""
+    _run('demo')
+
+
 def convert_hf() -> None:
     """``blip-convert-hf SRC DST``: convert a Hugging Face checkpoint (:mod:`blip.cli.convert_hf_blip`)."""
     _run('convert_hf_blip')
