@@ -147,3 +147,14 @@ def test_drawing_options():
         inferencer(DEMO[0], colour='red')
     with pytest.warns(UserWarning, match=r"\['resize'\]: not used by blip's pictures"):
         inferencer(DEMO[0], resize=224)
+
+
+def test_the_migration_guide_changes_only_the_import():
+    """docs/user_guides/mmpretrain.md shows mmpretrain code, then runs it (tests/docs) with blip's import."""
+    import re
+
+    page = (REPO / 'docs/user_guides/mmpretrain.md').read_text()
+    theirs, ours = re.findall(r'```python\n(.*?)```', page, flags=re.S)[:2]
+    assert theirs.startswith('from mmpretrain import (') and ours.startswith('from blip import (')
+    assert theirs.replace('from mmpretrain import', 'from blip import', 1) == ours
+    assert all(f'    {name},' in ours for name in CLASSES)

@@ -23,6 +23,7 @@ accepted and ignored with a warning. ``blip.NLVRInferencer`` is this module's;
 """
 
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,11 +54,18 @@ def _build(model, pretrained, device, kwargs) -> tuple[torch.nn.Module, bool]:
         return (model if device is None else model.to(device)), False
     is_name = not str(model).endswith('.py') and not Path(model).is_file()
     if pretrained is True and (not is_name or model_info(str(model)).weights is None):
-        warnings.warn(
-            f'{model}: no weights are known for it; its weights are random', UserWarning, stacklevel=4
-        )
+        message = f'{model}: no weights are known for it; its weights are random'
+        warnings.warn(message, UserWarning, stacklevel=_caller_level())
         pretrained = False
     return get_model(model, pretrained=pretrained, device=device, **kwargs), True
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside this module (a warning points at the user's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get('__name__') == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _image_inputs(inputs) -> list:
@@ -99,7 +107,8 @@ class _MMPretrainStyle:
         if unknown:
             raise ValueError(f'unknown argument(s) {unknown}')
         if ignored:
-            warnings.warn(f"{ignored}: not used by blip's pictures (show_dir=)", UserWarning, stacklevel=3)
+            message = f"{ignored}: not used by blip's pictures (show_dir=)"
+            warnings.warn(message, UserWarning, stacklevel=_caller_level())
         return None if show_dir is None else Path(show_dir)
 
     @classmethod
