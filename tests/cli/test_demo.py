@@ -41,6 +41,13 @@ def test_models_are_names_or_configs_each_with_an_optional_checkpoint():
         demo.model_specs(['blip-tiny_shapes_caption', 'blip-tiny_shapes_captoin'])
 
 
+def test_a_mistake_on_the_command_line_is_one_line():
+    with pytest.raises(SystemExit, match=r"^error: unknown model 'blip-tiny_shapes_captoin'.*did you mean"):
+        demo.main(['blip-tiny_shapes_captoin'])
+    with pytest.raises(SystemExit, match='a second Caption model; the demo shows one model per task'):
+        demo.main(['blip-tiny_shapes_caption', str(CONFIGS / 'tiny_caption.py')])
+
+
 @pytest.fixture(scope='module')
 def inferencers():
     with warnings.catch_warnings():

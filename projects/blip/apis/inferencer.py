@@ -27,6 +27,17 @@ def is_single_image(value) -> bool:
     return isinstance(value, (str, os.PathLike, np.ndarray, Image.Image))
 
 
+def image_list(images, what: str = 'images') -> list:
+    """One image or a list of them, as a list; ``None`` or a non-list is an error naming it."""
+    if is_single_image(images):
+        return [images]
+    if images is None or not isinstance(images, (list, tuple)):
+        raise TypeError(
+            f'{what}: give an image (path, BGR array or PIL image) or a list of them, not {images!r:.60}'
+        )
+    return list(images)
+
+
 def _image_item(image: ImageInput, index: int = 0) -> dict:
     """A pipeline input for a path, a BGR array (as ``mmcv.imread`` gives) or a PIL image.
 
@@ -111,17 +122,6 @@ class Inferencer:
         or to the paths of a list ``out``; returns the paths."""
         paths = visualization.drawing_paths(out, names)
         return [visualization.save_image(path, drawing) for path, drawing in zip(paths, drawings)]
-
-
-def image_list(images, what: str = 'images') -> list:
-    """One image or a list of them, as a list; ``None`` or a non-list is an error naming it."""
-    if is_single_image(images):
-        return [images]
-    if images is None or not isinstance(images, (list, tuple)):
-        raise TypeError(
-            f'{what}: give an image (path, BGR array or PIL image) or a list of them, not {images!r:.60}'
-        )
-    return list(images)
 
 
 class CaptionInferencer(Inferencer):

@@ -93,6 +93,8 @@ def load_inferencers(specs, device: str = 'cpu') -> dict[str, tuple[object, str]
         task = type(net).__name__
         if task not in TASKS:
             raise ValueError(f'{model}: the demo has no tab for {task} models')
+        if task in loaded:
+            raise ValueError(f'{model}: a second {TASKS[task][0]} model; the demo shows one model per task')
         where = (
             f'weights {Path(str(weights)).name}'
             if weights
@@ -288,7 +290,17 @@ def main(argv=None):
         raise SystemExit(
             'the demo needs gradio: pip install -e ".[demo]" (or pip install "gradio>=6,<7")'
         ) from None
-    inferencers = load_inferencers(model_specs(args.models or DEFAULT_MODELS), args.device)
+    from blip.checkpoint import CheckpointLoadError, CheckpointMismatchError, WeightsDownloadError
+
+    try:
+        inferencers = load_inferencers(model_specs(args.models or DEFAULT_MODELS), args.device)
+    except WeightsDownloadError as error:
+        raise SystemExit(
+            f'error: could not download {error.url} ({error.__cause__}). Download it elsewhere and give the '
+            'file after the model name: python tools/demo.py MODEL FILE'
+        ) from None
+    except (ValueError, OSError, CheckpointLoadError, CheckpointMismatchError) as error:
+        raise SystemExit(f'error: {error}') from None
     launch(build_demo(inferencers), args.host, args.port)
 
 
