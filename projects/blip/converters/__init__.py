@@ -15,12 +15,17 @@ from .mmpretrain_config import mmpretrain_model_config
 from .official import (
     CLASSES,
     CONVERSIONS,
+    MODULE_TABLES,
     TASK_MODELS,
     NotConvertibleError,
     explain_official,
     is_official_blip,
+    module_towers,
     official_class,
     official_to_blip,
+    pretraining_conversion,
+    register_task,
+    text_derived,
 )
 
 #: Checkpoint formats :func:`to_blip` reads.
@@ -103,6 +108,7 @@ __all__ = [
     'CLASSES',
     'CONVERSIONS',
     'FORMATS',
+    'MODULE_TABLES',
     'TASKS',
     'TASK_MODELS',
     'NotConvertibleError',
@@ -114,7 +120,11 @@ __all__ = [
     'is_hf_blip',
     'is_official_blip',
     'mmpretrain_model_config',
+    'module_towers',
     'official_class',
     'official_to_blip',
+    'pretraining_conversion',
+    'register_task',
+    'text_derived',
     'to_blip',
 ]

@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from blip.models.itc_head import QUEUE_SIZE
+
 from .hf_blip import BERT_LAYER, CROSS_ATTENTION, LM_HEAD, text_tower
 from .tables import (
     EMBEDDING,
@@ -252,6 +254,83 @@ TASK_MODELS: dict[str, tuple[str, int, tuple[str, ...]]] = {
     'feature': ('BlipFeatureExtractor', 224, ('BLIP_Base', 'BLIP_Pretrain', 'BLIP_Retrieval', 'BLIP_ITM')),
 }
 
+#: The table of every official module (the first component of its keys), at
+#: any size: ``(sub-prefix, tower)`` pairs below the module. A module that is one
+#: tensor (``temp``, the queues and their pointers) has the sub-prefix ``''``.
+#: NLVR2's text encoder has tables of its own (``_nlvr_text_tower``).
+MODULE_TABLES: dict[str, tuple[tuple[str, Tower], ...]] = {
+    'visual_encoder': (('', VISION_TOWER),),
+    'visual_encoder_m': (('', VISION_TOWER),),
+    'text_encoder': (('', TEXT_TOWER),),
+    'text_encoder_m': (('', TEXT_TOWER),),
+    'text_decoder': (('bert.', TEXT_TOWER), ('cls.', LM_HEAD)),
+    **{name: (('', LINEAR_LAYER),) for name in ('vision_proj', 'text_proj', 'vision_proj_m', 'text_proj_m')},
+    'itm_head': (('', LINEAR_LAYER),),
+    'cls_head': (('', NLVR_HEAD),),
+    **{
+        name: (('', TENSOR),)
+        for name in ('temp', 'image_queue', 'text_queue', 'queue_ptr', 'idx_queue', 'ptr_queue')
+    },
+}
+#: Official modules that are a single tensor (their key is the name itself).
+_TENSORS = {'temp', 'image_queue', 'text_queue', 'queue_ptr', 'idx_queue', 'ptr_queue'}
+
+
+def module_towers(ours: Mapping[str, str]) -> tuple[tuple[str, str, Tower], ...]:
+    """``(source prefix, our prefix, tower)`` of official modules renamed to ours.
+
+    Args:
+        ours: Official module -> our name for it: a prefix ending with a dot
+            for a module (``{'visual_encoder': 'image_encoder.'}``: its keys
+            below it, renamed by the module's table), a key for a one-tensor
+            module (``{'temp': 'temp', 'image_queue': 'itc_head.image_queue'}``).
+    """
+    towers = []
+    for module, prefix in ours.items():
+        if module not in MODULE_TABLES:
+            raise KeyError(f'{module!r} is not an official BLIP module; known: {sorted(MODULE_TABLES)}')
+        for sub, tower in MODULE_TABLES[module]:
+            source = module if module in _TENSORS else f'{module}.{sub}'
+            towers.append((source, prefix + sub, tower))
+    return tuple(towers)
+
+
+def text_derived(*, encoders: tuple[str, ...] = (), decoders: tuple[str, ...] = ()) -> tuple[Derived, ...]:
+    """The derived tensors of our text towers at these prefixes: every tower's
+    position ids, and each decoder's tied output projection and bias (checked
+    against the file's copies)."""
+    return (*_position_ids(*encoders), *(d for prefix in decoders for d in _decoder_derived(prefix)))
+
+
+def pretraining_conversion(ours: Mapping[str, str], derived: tuple[Derived, ...] = ()) -> Conversion:
+    """A conversion that keeps every module of ``BLIP_Pretrain`` (a pre-training
+    model of ours reads the official pre-trained checkpoints with it).
+
+    Args:
+        ours: Each of the 14 modules of ``CLASSES['BLIP_Pretrain'].modules``
+            -> our name for it (see :func:`module_towers`).
+        derived: Our tensors made from others (:func:`text_derived`).
+
+    Raises:
+        ValueError: ``ours`` leaves out a module of the pre-training layout.
+    """
+    left_out = sorted(CLASSES['BLIP_Pretrain'].modules - set(ours))
+    if left_out:
+        raise ValueError(f'a pre-training conversion keeps every module; no name for {left_out}')
+    return Conversion('BLIP_Pretrain', module_towers(ours), {}, derived)
+
+
+def register_task(task: str, model: str, image_size: int, conversions: Mapping[str, Conversion]) -> None:
+    """Add a task to the official conversions (e.g. pre-training, issue 15):
+    ``conversions`` maps each official class it reads to its conversion; the
+    model class converts on loading when its ``checkpoint_task`` is ``task``."""
+    unknown = sorted(set(conversions) - set(CLASSES))
+    if unknown:
+        raise ValueError(f'unknown official classes {unknown}; known: {sorted(CLASSES)}')
+    TASK_MODELS[task] = (model, image_size, tuple(conversions))
+    CONVERSIONS.update({(source, task): conversion for source, conversion in conversions.items()})
+
+
 #: What each official module is, for the reasons of the keys a task drops.
 _ROLES = {
     'visual_encoder_m': 'the momentum image encoder (a training target of the contrastive loss)',
@@ -271,12 +350,6 @@ _ROLES = {
     'text_decoder': 'the text decoder (language modelling)',
     'cls_head': 'the NLVR2 classifier',
 }
-_LM_TIES = (('cls.predictions.decoder.weight', 'bert.embeddings.word_embeddings.weight', 'word embeddings'),)
-
-
-def _decoder(source: str, ours: str) -> tuple[tuple[str, str, Tower], ...]:
-    """The official ``BertLMHeadModel`` (``bert`` + ``cls``) -> our ``TextDecoder`` (same names)."""
-    return ((source + 'bert.', ours + 'bert.', TEXT_TOWER), (source + 'cls.', ours + 'cls.', LM_HEAD))
 
 
 def _decoder_derived(ours: str) -> tuple[Derived, ...]:
@@ -306,10 +379,6 @@ def _position_ids(*text_prefixes: str) -> tuple[Derived, ...]:
     )
 
 
-#: Official modules that are a single tensor (their key is the name itself).
-_TENSORS = {'temp', 'image_queue', 'text_queue', 'queue_ptr', 'idx_queue', 'ptr_queue'}
-
-
 def _dropped(source: str, taken: set[str], model: str, **special: str) -> dict[str, str]:
     """The reasons for the source modules the target does not take."""
     return {
@@ -324,25 +393,38 @@ def _random_queue(projection: str):
     return lambda converted, key: F.normalize(torch.randn(converted[projection].shape[0], _QUEUE_SIZE), dim=0)
 
 
-#: The official retrieval and pre-training queue length.
-_QUEUE_SIZE = 57600
+#: The official retrieval and pre-training queue length (the ITC head's default).
+_QUEUE_SIZE = QUEUE_SIZE
+
+
+#: Our retrieval model's names of the official retrieval modules (mmpretrain's checkpoint names).
+_RETRIEVAL = {
+    'visual_encoder': 'vision_backbone.',
+    'text_encoder': 'text_backbone.',
+    'vision_proj': 'vision_neck.',
+    'text_proj': 'text_neck.',
+    'itm_head': 'multimodal_head.fc.',
+}
+_RETRIEVAL_TRAINING = {
+    'visual_encoder_m': 'vision_backbone_m.',
+    'text_encoder_m': 'text_backbone_m.',
+    'vision_proj_m': 'vision_neck_m.',
+    'text_proj_m': 'text_neck_m.',
+    'temp': 'temp',
+    'image_queue': 'head.image_queue',
+    'text_queue': 'head.text_queue',
+}
 
 
 def _retrieval_conversion(source: str) -> Conversion:
-    towers = [
-        ('visual_encoder.', 'vision_backbone.', VISION_TOWER),
-        ('text_encoder.', 'text_backbone.', TEXT_TOWER),
-        ('vision_proj.', 'vision_neck.', LINEAR_LAYER),
-        ('text_proj.', 'text_neck.', LINEAR_LAYER),
-        ('itm_head.', 'multimodal_head.fc.', LINEAR_LAYER),
-    ]
-    derived = list(_position_ids('text_backbone.'))
+    names = dict(_RETRIEVAL)
+    derived = list(text_derived(encoders=('text_backbone.',)))
     copies = ()
     if source == 'BLIP_ITM':
         # BLIP_ITM keeps no training state: momentum copies and queues start
         # as the official BLIP_Retrieval constructor starts them.
         copies = tuple(
-            (p, p[:-1] + '_m.') for p in ('vision_backbone.', 'text_backbone.', 'vision_neck.', 'text_neck.')
+            (ours, ours[:-1] + '_m.') for ours in _RETRIEVAL.values() if ours != 'multimodal_head.fc.'
         )
         derived += [
             Derived(
@@ -358,18 +440,10 @@ def _retrieval_conversion(source: str) -> Conversion:
             ),
         ]
     else:
-        towers += [
-            ('visual_encoder_m.', 'vision_backbone_m.', VISION_TOWER),
-            ('text_encoder_m.', 'text_backbone_m.', TEXT_TOWER),
-            ('vision_proj_m.', 'vision_neck_m.', LINEAR_LAYER),
-            ('text_proj_m.', 'text_neck_m.', LINEAR_LAYER),
-            ('temp', 'temp', TENSOR),
-            ('image_queue', 'head.image_queue', TENSOR),
-            ('text_queue', 'head.text_queue', TENSOR),
-        ]
-        derived += _position_ids('text_backbone_m.')
+        names |= _RETRIEVAL_TRAINING
+        derived += text_derived(encoders=('text_backbone_m.',))
     if source == 'BLIP_Retrieval':
-        towers += [('idx_queue', 'head.idx_queue', TENSOR), ('ptr_queue', 'head.queue_ptr', TENSOR)]
+        names |= {'idx_queue': 'head.idx_queue', 'ptr_queue': 'head.queue_ptr'}
     else:
         derived += [
             Derived(
@@ -384,40 +458,42 @@ def _retrieval_conversion(source: str) -> Conversion:
             ),
         ]
     derived.append(Derived('head.temp', copy_of('temp'), "one parameter with 'temp'"))
-    taken = {'visual_encoder', 'text_encoder', 'vision_proj', 'text_proj', 'itm_head', *_MOMENTUM, 'temp'}
-    taken |= {'image_queue', 'text_queue', 'idx_queue', 'ptr_queue'}
     dropped = _dropped(
         source,
-        taken,
+        set(names),
         'BlipRetrieval',
         queue_ptr="pre-training's queue position: the official retrieval fine-tuning does not load it "
         '(BLIP_Retrieval names its pointer ptr_queue) and starts at 0, as head.queue_ptr does here',
     )
-    return Conversion(source, tuple(towers), dropped, tuple(derived), copies)
+    return Conversion(source, module_towers(names), dropped, tuple(derived), copies)
+
+
+def _conversion(
+    source: str, names: Mapping[str, str], model: str, derived: tuple[Derived, ...]
+) -> Conversion:
+    """Keep the modules ``names`` renames, drop the source's others (with their reasons)."""
+    return Conversion(source, module_towers(names), _dropped(source, set(names), model), derived)
 
 
 def _conversions() -> dict[tuple[str, str], Conversion]:
     conversions = {}
     for source in ('BLIP_Decoder', 'BLIP_Pretrain'):
-        conversions[source, 'caption'] = Conversion(
+        conversions[source, 'caption'] = _conversion(
             source,
-            (
-                ('visual_encoder.', 'visual_encoder.', VISION_TOWER),
-                *_decoder('text_decoder.', 'seq_gen_head.decoder.'),
-            ),
-            _dropped(source, {'visual_encoder', 'text_decoder'}, 'the captioner'),
-            _decoder_derived('seq_gen_head.decoder.'),
+            {'visual_encoder': 'visual_encoder.', 'text_decoder': 'seq_gen_head.decoder.'},
+            'the captioner',
+            text_derived(decoders=('seq_gen_head.decoder.',)),
         )
     for source in ('BLIP_VQA', 'BLIP_Pretrain'):
-        conversions[source, 'vqa'] = Conversion(
+        conversions[source, 'vqa'] = _conversion(
             source,
-            (
-                ('visual_encoder.', 'vision_backbone.', VISION_TOWER),
-                ('text_encoder.', 'multimodal_backbone.', TEXT_TOWER),
-                *_decoder('text_decoder.', 'vqa_head.decoder.'),
-            ),
-            _dropped(source, {'visual_encoder', 'text_encoder', 'text_decoder'}, 'the VQA model'),
-            (*_position_ids('multimodal_backbone.'), *_decoder_derived('vqa_head.decoder.')),
+            {
+                'visual_encoder': 'vision_backbone.',
+                'text_encoder': 'multimodal_backbone.',
+                'text_decoder': 'vqa_head.decoder.',
+            },
+            'the VQA model',
+            text_derived(encoders=('multimodal_backbone.',), decoders=('vqa_head.decoder.',)),
         )
     for source in ('BLIP_Retrieval', 'BLIP_Pretrain', 'BLIP_ITM'):
         conversions[source, 'retrieval'] = _retrieval_conversion(source)
@@ -435,17 +511,14 @@ def _conversions() -> dict[tuple[str, str], Conversion]:
                 ('cls_head.', 'head.', NLVR_HEAD_FRESH if from_pretraining else NLVR_HEAD),
             ),
             _dropped(source, {'visual_encoder', 'text_encoder', 'cls_head'}, 'the NLVR2 model'),
-            _position_ids('multimodal_backbone.'),
+            text_derived(encoders=('multimodal_backbone.',)),
         )
     for source in ('BLIP_Base', 'BLIP_Pretrain', 'BLIP_Retrieval', 'BLIP_ITM'):
-        conversions[source, 'feature'] = Conversion(
+        conversions[source, 'feature'] = _conversion(
             source,
-            (
-                ('visual_encoder.', 'image_encoder.', VISION_TOWER),
-                ('text_encoder.', 'text_encoder.', TEXT_TOWER),
-            ),
-            _dropped(source, {'visual_encoder', 'text_encoder'}, 'the feature extractor'),
-            _position_ids('text_encoder.'),
+            {'visual_encoder': 'image_encoder.', 'text_encoder': 'text_encoder.'},
+            'the feature extractor',
+            text_derived(encoders=('text_encoder.',)),
         )
     return conversions
 
