@@ -117,8 +117,15 @@ def test_each_class_converts_into_ours_exactly(name):
     assert manifest['image_size'] == model.image_encoder.patch_grid[0] * 16
 
 
-@pytest.mark.parametrize('vit', ['base', 'large'])
-@pytest.mark.parametrize('task', sorted(TASK_CONFIGS))
+# ViT-L VQA is left out: no such model exists (officially or on the Hub), and the
+# pre-trained decoder cross-attends to 1024-d image tokens where a VQA decoder
+# reads 768-d question states (the official loader would drop those weights
+# for their shape; ours refuses them).
+@pytest.mark.parametrize(
+    'vit, task',
+    [('base', task) for task in sorted(TASK_CONFIGS)]
+    + [('large', task) for task in sorted(TASK_CONFIGS) if task != 'vqa'],
+)
 def test_pretraining_converts_into_every_task(vit, task):
     config, image_size = TASK_CONFIGS[task]
     source = meta_state_dict(f'BLIP_Pretrain_{vit}_224')
