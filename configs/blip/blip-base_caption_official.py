@@ -14,6 +14,9 @@ model = dict(
     # divided by the whole length, prompt included; 3 beams, 5 to 20 tokens
     # with the 4 prompt tokens ([DEC] a picture of).
     generation_cfg=dict(min_length=5, beam_length='total'),
+    # The official generate(sample=True) is nucleus sampling with its fixed
+    # repetition penalty and transformers 4.15's top-k:
+    #   generation_cfg=dict(strategy='sample', top_p=0.9, top_k=50, repetition_penalty=1.1)
 )
 
 load_from = _base_.official_models + '/model_base_capfilt_large.pth'
