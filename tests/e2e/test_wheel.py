@@ -39,6 +39,7 @@ COMMANDS = {
     'blip-infer',
     'blip-demo',
     'blip-convert-hf',
+    'blip-convert-official',
     'blip-generate-shapes',
     'blip-publish-model',
 }
