@@ -32,4 +32,16 @@ def pytest_addoption(parser):
 def pytest_generate_tests(metafunc):
     if 'train_seed' in metafunc.fixturenames:
         seeds = [int(seed) for seed in metafunc.config.getoption('train_seeds').split(',')]
-        metafunc.parametrize('train_seed', seeds, scope='module', ids=[f'seed{s}' for s in seeds])
+        metafunc.parametrize('train_seed', seeds, scope='session', ids=[f'seed{s}' for s in seeds])
+
+
+@pytest.fixture(scope='session')
+def shapes_retrieval_model(shapes_root, train_seed, tmp_path_factory):
+    """The tiny retrieval model trained on the shapes captions (tools/train.py, 5
+    epochs): the retrieval tests test it and the NLVR tests fine-tune from it, as
+    BLIP fine-tunes NLVR2 from a model that has learned images and texts."""
+    from shapes_e2e import RETRIEVAL_CONFIG, train_model
+
+    work_dir = tmp_path_factory.mktemp('retrieval')
+    train_model(RETRIEVAL_CONFIG, work_dir, [f'data_root={shapes_root}', f'randomness.seed={train_seed}'])
+    return work_dir / 'epoch_5.pth'

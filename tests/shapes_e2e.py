@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RETRIEVAL_CONFIG = 'configs/blip/blip-tiny_shapes_retrieval.py'
 
 
 def data_root_options(root: Path) -> list[str]:
@@ -65,3 +66,30 @@ def dist_test_metrics(
         'dist_test.sh', config, str(checkpoint), '2', '--work-dir', str(work_dir), options=options, port=port
     )
     return json.loads((work_dir / 'test_metrics.json').read_text()), result.stdout + result.stderr
+
+
+def retrieval_to_nlvr(checkpoint: Path, out: Path) -> Path:
+    """A trained retrieval model as the start of an NLVR model, as BLIP's NLVR2
+    fine-tuning starts from the pre-trained model: the image tower as it is, the
+    text encoder as the multimodal encoder, its cross-attention copied into both
+    image branches (``self0``/``self1``, ``dense0``/``dense1``); the classifier
+    starts afresh."""
+    import torch
+
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    nlvr = {}
+    for key, value in state.items():
+        if key.startswith('vision_backbone.'):
+            nlvr[key] = value
+        elif key.startswith('text_backbone.'):
+            key = key.replace('text_backbone.', 'multimodal_backbone.', 1)
+            twins = [
+                key.replace(part, part[:-1] + f'{branch}.')
+                for branch in (0, 1)
+                for part in ('.crossattention.self.', '.crossattention.output.dense.')
+                if part in key
+            ]
+            for name in twins or [key]:
+                nlvr[name] = value
+    torch.save({'state_dict': nlvr}, out)
+    return out

@@ -6,10 +6,8 @@ import json
 
 import pytest
 
-from shapes_e2e import data_root_options, dist_test_metrics, evaluate_checkpoint, train_model
-
-CONFIG = 'configs/blip/blip-tiny_shapes_retrieval.py'
-EPOCHS = 5
+from shapes_e2e import RETRIEVAL_CONFIG as CONFIG
+from shapes_e2e import data_root_options, dist_test_metrics, evaluate_checkpoint
 
 
 @pytest.fixture(scope='module')
@@ -18,10 +16,8 @@ def options(shapes_root):
 
 
 @pytest.fixture(scope='module')
-def trained(options, train_seed, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('retrieval')
-    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
-    return work_dir / f'epoch_{EPOCHS}.pth'
+def trained(shapes_retrieval_model):
+    return shapes_retrieval_model
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,7 @@ datasets, so the same dataset classes read them:
 * VQA: VQAv2 questions and annotations json (ten answers per question;
   yes/no, number and other answer types);
 * NLVR2: jsonl with image pairs in NLVR2's layout (train images in numbered
-  sub-folders);
+  sub-folders), three statements per pair;
 * RefCOCO: ``refs(unc).p`` and ``instances.json``.
 
 Splits never share an image. The output depends only on the seed and sizes:
@@ -218,31 +218,61 @@ def nlvr_statement(left: list[Shape], right: list[Shape], rng: np.random.RandomS
     return templates[rng.randint(len(templates))]
 
 
+#: Statements per NLVR image pair: one true, one false and a third whose label
+#: alternates between pairs; an odd number of pairs gives an odd number of statements.
+STATEMENTS_PER_PAIR = 3
+
+
+def pair_statements(
+    left: list[Shape], right: list[Shape], n: int, seen: dict, rng: np.random.RandomState
+) -> list[tuple[str, bool]] | None:
+    """``STATEMENTS_PER_PAIR`` distinct statements about a pair, labelled true,
+    false, and true for even ``n``; None when one is not found in 50 draws.
+
+    A statement is taken only while its sentence has been true and false equally
+    often in the split (``seen``: sentence -> labels counted), so the sentence
+    alone does not tell the label: only the images do.
+    """
+    statements: list[tuple[str, bool]] = []
+    for wanted in (True, False, n % 2 == 0):
+        for _ in range(50):
+            sentence, label = nlvr_statement(left, right, rng)
+            counts = seen.setdefault(sentence, {True: 0, False: 0})
+            fresh = sentence not in (s for s, _ in statements)
+            if label == wanted and fresh and counts[label] <= counts[not label]:
+                statements.append((sentence, label))
+                break
+        else:
+            return None
+    for sentence, label in statements:
+        seen[sentence][label] += 1
+    return statements
+
+
 def write_nlvr2(writer: Writer, sizes: dict[str, int]) -> None:
-    """NLVR2 layout: ``nlvr2/images/train/<dir>/train-<n>-<k>-img{0,1}.png``, dev/test1 flat."""
+    """NLVR2 layout: ``nlvr2/images/train/<dir>/train-<n>-0-img{0,1}.png``, dev/test1 flat;
+    the statements about pair ``n`` are ``<split>-<n>-0-<k>``."""
     names = {'train': 'train', 'val': 'dev', 'test': 'test1'}
     for split, count in sizes.items():
-        lines, balance = [], {True: 0, False: 0}
+        lines, seen = [], {}
         nlvr_split = names[split]
-        while len(lines) < count:
-            left = sample_scene(writer.rng, writer.image_size)
-            right = sample_scene(writer.rng, writer.image_size)
-            sentence, label = nlvr_statement(left, right, writer.rng)
-            if balance[label] >= (count + 1) // 2:
-                continue
-            balance[label] += 1
-            n = len(lines)
-            identifier = f'{nlvr_split}-{n}-0-0'
-            folder = Path('nlvr2/images') / nlvr_split
-            record = {'identifier': identifier, 'sentence': sentence, 'label': str(label)}
-            if split == 'train':
-                record['directory'] = str(n % 10)
-                folder = folder / record['directory']
+        folder = Path('nlvr2/images') / nlvr_split
+        for n in range(count):
+            statements = None
+            while statements is None:
+                left = sample_scene(writer.rng, writer.image_size)
+                right = sample_scene(writer.rng, writer.image_size)
+                statements = pair_statements(left, right, n, seen, writer.rng)
+            pair_folder = folder / str(n % 10) if split == 'train' else folder
+            for k, (sentence, label) in enumerate(statements):
+                record = {'identifier': f'{nlvr_split}-{n}-0-{k}', 'sentence': sentence, 'label': str(label)}
+                if split == 'train':
+                    record['directory'] = str(n % 10)
+                lines.append(json.dumps(record))
             for side, shapes in (('img0', left), ('img1', right)):
-                path = writer.root / folder / f'{nlvr_split}-{n}-0-{side}.png'
+                path = writer.root / pair_folder / f'{nlvr_split}-{n}-0-{side}.png'
                 path.parent.mkdir(parents=True, exist_ok=True)
                 draw(shapes, writer.image_size, writer.rng).save(path)
-            lines.append(json.dumps(record))
         path = writer.root / f'nlvr2/{nlvr_split}.json'
         path.write_text('\n'.join(lines) + '\n')
 
