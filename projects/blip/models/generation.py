@@ -3,9 +3,12 @@
 The loop drives an incremental decoder (``step(new_ids) -> logits`` and
 ``reorder(rows)``) that keeps its keys and values cached, so each step feeds
 only the newest token. Lengths count the prompt tokens, and the beam search
-ranks and finishes hypotheses exactly as transformers 4.38's ``generate`` did
-for the released BLIP results (length-normalised by the generated length,
-``early_stopping=False``), so the same weights give the same captions.
+ranks and finishes hypotheses exactly as transformers' ``generate`` did for
+the released BLIP results (``early_stopping=False``), with the length
+normalisation of the version that produced them: 4.38 (mmpretrain's results)
+divides a beam's score by the generated length, 4.15 (the authors' code)
+by the whole length, prompt included (``GenerationConfig.beam_length``), so
+the same weights give the same captions.
 """
 
 from dataclasses import dataclass
@@ -36,6 +39,10 @@ class IncrementalDecoder(Protocol):
         ...
 
 
+#: How beam scores are length-normalised (``GenerationConfig.beam_length``).
+BEAM_LENGTHS = ('generated', 'total')
+
+
 @dataclass
 class GenerationConfig:
     """How text is generated.
@@ -61,6 +68,13 @@ class GenerationConfig:
             published results); ``'best_running'`` when the best beam still
             running cannot (transformers 4.50 and later: it may stop sooner,
             with a lower-scoring sequence).
+        beam_length: The length a beam's summed log-probability is divided by
+            (to the power ``length_penalty``): ``'generated'``, the generated
+            tokens only (transformers 4.38 and later, which produced
+            mmpretrain's released results), or ``'total'``, the whole
+            sequence with the prompt (transformers 4.15, which the official
+            BLIP code pins and ran). With a prompt (captioning's ``[DEC] a
+            picture of``) the two rank beams of different lengths differently.
     """
 
     strategy: str = 'beam'
@@ -74,6 +88,7 @@ class GenerationConfig:
     temperature: float = 1.0
     num_return_sequences: int = 1
     beam_stop: str = 'best_candidate'
+    beam_length: str = 'generated'
 
     def __post_init__(self):
         if self.strategy not in ('beam', 'greedy', 'sample'):
@@ -83,6 +98,10 @@ class GenerationConfig:
         if self.beam_stop not in ('best_candidate', 'best_running'):
             raise ValueError(
                 f"generation beam_stop must be 'best_candidate' or 'best_running', got {self.beam_stop!r}"
+            )
+        if self.beam_length not in BEAM_LENGTHS:
+            raise ValueError(
+                f'generation beam_length must be one of {BEAM_LENGTHS}, got {self.beam_length!r}'
             )
         if self.strategy == 'beam' and self.num_return_sequences > self.num_beams:
             raise ValueError(
@@ -177,8 +196,8 @@ class _Hypotheses:
         self.beams: list[tuple[float, torch.Tensor]] = []
         self.worst_score = 1e9
 
-    def add(self, sequence: torch.Tensor, sum_logprobs: float, generated_len: int) -> None:
-        score = sum_logprobs / generated_len**self.length_penalty
+    def add(self, sequence: torch.Tensor, sum_logprobs: float, length: int) -> None:
+        score = sum_logprobs / length**self.length_penalty
         if len(self.beams) < self.num_beams or score > self.worst_score:
             self.beams.append((score, sequence))
             if len(self.beams) > self.num_beams:
@@ -188,10 +207,10 @@ class _Hypotheses:
             else:
                 self.worst_score = min(score, self.worst_score)
 
-    def is_done(self, best_sum_logprobs: float, generated_len: int) -> bool:
+    def is_done(self, best_sum_logprobs: float, length: int) -> bool:
         if len(self.beams) < self.num_beams:
             return False
-        return self.worst_score >= best_sum_logprobs / generated_len**self.length_penalty
+        return self.worst_score >= best_sum_logprobs / length**self.length_penalty
 
     def best(self, n: int) -> list[tuple[float, torch.Tensor]]:
         # Highest score first; among equal scores the later-added one wins.
@@ -204,6 +223,7 @@ def _beam_search(decoder, prompt_ids, config, eos, pad):
     batch, prompt_len = prompt_ids.shape
     device = prompt_ids.device
     hypotheses = [_Hypotheses(num_beams, config.length_penalty) for _ in range(batch)]
+    by_generated = config.beam_length == 'generated'
     active = list(range(batch))  # the inputs still searched, in row order
     # The beams of an input start from the same prompt: it is fed once, and
     # the first reorder copies its cached keys/values to the beams.
@@ -218,7 +238,9 @@ def _beam_search(decoder, prompt_ids, config, eos, pad):
         log_probs = _penalise(log_probs, sequences, config, eos) + beam_scores[:, None]
         vocab = log_probs.shape[-1]
         top_scores, top_ids = log_probs.view(len(active), -1).topk(2 * num_beams, dim=1)
-        generated_len = sequences.shape[1] + 1 - prompt_len
+        # 4.38 counts the candidate token and not the prompt; 4.15 counts the
+        # sequence so far, prompt included, without the candidate.
+        length = sequences.shape[1] + 1 - prompt_len if by_generated else sequences.shape[1]
 
         # One host transfer per step; the candidates are ranked in Python.
         still, next_scores, next_tokens, next_rows = [], [], [], []
@@ -230,14 +252,14 @@ def _beam_search(decoder, prompt_ids, config, eos, pad):
                 row = i * num_beams + beam
                 if token == eos:
                     if rank < num_beams:
-                        hypotheses[b].add(sequences[row].clone(), score, generated_len)
+                        hypotheses[b].add(sequences[row].clone(), score, length)
                 else:
                     kept.append((score, token, row))
                 if len(kept) == num_beams:
                     break
             best = scores_i[0] if config.beam_stop == 'best_candidate' else kept[0][0]
             # A done input leaves the batch: its hypotheses cannot change any more.
-            if not hypotheses[b].is_done(best, generated_len):
+            if not hypotheses[b].is_done(best, length):
                 still.append(i)
                 for score, token, row in kept:
                     next_scores.append(score)
@@ -260,9 +282,10 @@ def _beam_search(decoder, prompt_ids, config, eos, pad):
         logits = decoder.step(new_ids)
 
     # Inputs still searched at max_length: their beams compete with the finished ones.
+    length = sequences.shape[1] - prompt_len if by_generated else sequences.shape[1]
     for i, b in enumerate(active):
         for row in range(i * num_beams, (i + 1) * num_beams):
-            hypotheses[b].add(sequences[row], beam_scores[row].item(), sequences.shape[1] - prompt_len)
+            hypotheses[b].add(sequences[row], beam_scores[row].item(), length)
     best = [hyp for h in hypotheses for hyp in h.best(config.num_return_sequences)]
     return _pad_finished([seq for _, seq in best], config.max_length, eos, pad), torch.tensor(
         [score for score, _ in best], device=device
