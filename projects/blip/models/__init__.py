@@ -2,6 +2,7 @@
 
 from .base import BlipModel
 from .blip_caption import BlipCaption
+from .blip_feature_extractor import BlipFeatureExtractor
 from .blip_grounding import BlipGrounding
 from .blip_nlvr import BlipNLVR
 from .blip_retrieval import BlipRetrieval
@@ -21,6 +22,7 @@ from .vqa_head import VQAHead
 __all__ = [
     'BlipCaption',
     'BlipDataPreprocessor',
+    'BlipFeatureExtractor',
     'BlipGrounding',
     'BlipModel',
     'BlipNLVR',

@@ -33,6 +33,7 @@ class BlipCaption(BlipModel):
             :class:`BlipModel`.
     """
 
+    checkpoint_task = 'caption'
     checkpoint_names = {'image_encoder': 'visual_encoder', 'head': 'seq_gen_head'}
 
     def __init__(

@@ -9,13 +9,16 @@ from blip.registry import MODELS
 
 from .base import BlipModel
 
+#: The statement's possible first tokens (``BlipNLVR.first_token``).
+FIRST_TOKENS = ('cls', 'enc')
+
 
 @MODELS.register_module()
 class BlipNLVR(BlipModel):
     """BLIP's natural-language visual reasoning model (NLVR2).
 
     Both images go through the image tower. The text tower encodes the
-    statement (``[CLS]`` first, no ``[ENC]``, as in BLIP and mmpretrain) with
+    statement (first token: see ``first_token``) with
     two cross-attention branches per layer, one attending to the left image and
     one to the right image (``TextTransformer(num_images=2, merge_layer=6)``:
     the branches are averaged in layers 0-5 and merged by a linear layer from
@@ -26,16 +29,30 @@ class BlipNLVR(BlipModel):
         image_encoder: Image tower config (``VisionTransformer``).
         text_encoder: Text tower config (``TextTransformer``) with ``num_images=2``.
         max_txt_len: Statements are truncated to this many tokens.
+        first_token: The statement's first token: ``'cls'`` keeps the
+            tokenizer's ``[CLS]`` (mmpretrain's model, whose released weights
+            reproduce its results so), ``'enc'`` replaces it with ``[ENC]`` (the
+            official BLIP code, which trained the weights so).
         **kwargs: ``precision``, ``data_preprocessor`` (it stacks the image
             pairs into ``(B, 2, C, H, W)``), ``init_cfg``: see :class:`BlipModel`.
     """
 
+    checkpoint_task = 'nlvr'
     checkpoint_names = {'image_encoder': 'vision_backbone', 'text_encoder': 'multimodal_backbone'}
 
     def __init__(
-        self, tokenizer: dict, image_encoder: dict, text_encoder: dict, max_txt_len: int = 35, **kwargs
+        self,
+        tokenizer: dict,
+        image_encoder: dict,
+        text_encoder: dict,
+        max_txt_len: int = 35,
+        first_token: str = 'cls',
+        **kwargs,
     ):
         super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
+        if first_token not in FIRST_TOKENS:
+            raise ValueError(f'BlipNLVR: first_token must be one of {FIRST_TOKENS}, got {first_token!r}')
+        self.first_token = first_token
         if self.text_encoder.num_images != 2:
             raise ValueError('text_encoder: NLVR cross-attends to two images, set num_images=2')
         hidden_size = self.text_encoder.config.hidden_size
@@ -55,7 +72,8 @@ class BlipNLVR(BlipModel):
             raise ValueError(f'{images.shape[0]} image pairs but {len(texts)} statements')
         # One pass through the image tower: all left images, then all right ones.
         left_embeds, right_embeds = self.encode_image(images.transpose(0, 1).flatten(0, 1)).chunk(2)
-        text = self.tokenize(texts, self.max_txt_len)
+        first_token_id = self.tokenizer.enc_token_id if self.first_token == 'enc' else None
+        text = self.tokenize(texts, self.max_txt_len, first_token_id=first_token_id)
         hidden_states = self.encode_multimodal(
             text.input_ids, text.attention_mask, [left_embeds, right_embeds]
         )

@@ -39,7 +39,9 @@ class BlipRetrieval(BlipModel):
       evaluation loop and the inferencer).
     * Momentum copies of the towers and projections, and the ITC head's queues, for
       training (ITC with momentum distillation, ITM on hard negatives drawn
-      from the contrastive similarities of the whole global batch).
+      from the contrastive similarities of the whole global batch). An
+      ``inference_only`` model has none of them: half the parameters, the
+      official BLIP code's ``BLIP_ITM``.
 
     A video (``images`` of shape ``(B, F, 3, H, W)``) is encoded frame by frame:
     its ITC feature is the mean of the frames' projected class tokens
@@ -60,10 +62,16 @@ class BlipRetrieval(BlipModel):
         topk: ITM re-ranked candidates per query (clamped to the candidates).
         max_txt_len: Texts are truncated and padded to this many tokens.
         rerank_batch_size: Image-text pairs per ITM forward pass when re-ranking.
+        inference_only: Leave out what only training needs (the momentum
+            encoders, the ITC queues and the temperature): the model scores
+            and ranks as the full one does, with half the weights. It loads
+            checkpoints of the full model (their training state is dropped)
+            and cannot compute the loss.
         **kwargs: ``precision``, ``data_preprocessor``, ``init_cfg``: see
             :class:`BlipModel`.
     """
 
+    checkpoint_task = 'retrieval'
     checkpoint_names = {
         **_CHECKPOINT_NAMES,
         **{f'{ours}_m': f'{theirs}_m' for ours, theirs in _CHECKPOINT_NAMES.items()},
@@ -86,21 +94,26 @@ class BlipRetrieval(BlipModel):
         topk: int = 256,
         max_txt_len: int = 35,
         rerank_batch_size: int = 64,
+        inference_only: bool = False,
         **kwargs,
     ):
         super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
         text_width = self.text_encoder.config.hidden_size
         self.image_proj = nn.Linear(self.image_encoder.embed_dims, embed_dim)
         self.text_proj = nn.Linear(text_width, embed_dim)
-        self.itc_head = MODELS.build(dict(type='ITCHead') | dict(itc_head or {}) | dict(embed_dim=embed_dim))
         self.itm_head = MODELS.build(
             dict(type='ITMHead') | dict(itm_head or {}) | dict(hidden_size=text_width)
         )
-        # One temperature under two names ('temp' and 'head.temp'), as in mmpretrain.
-        self.temp = nn.Parameter(temperature * torch.ones([]))
-        self.itc_head.temp = self.temp
-        for name in MOMENTUM_MODULES:
-            setattr(self, f'{name}_m', _frozen_copy(getattr(self, name)))
+        self.inference_only = inference_only
+        if not inference_only:
+            self.itc_head = MODELS.build(
+                dict(type='ITCHead') | dict(itc_head or {}) | dict(embed_dim=embed_dim)
+            )
+            # One temperature under two names ('temp' and 'head.temp'), as in mmpretrain.
+            self.temp = nn.Parameter(temperature * torch.ones([]))
+            self.itc_head.temp = self.temp
+            for name in MOMENTUM_MODULES:
+                setattr(self, f'{name}_m', _frozen_copy(getattr(self, name)))
 
         self.momentum = momentum
         self.negative_all_rank = negative_all_rank
@@ -108,6 +121,15 @@ class BlipRetrieval(BlipModel):
         self.topk = topk
         self.max_txt_len = max_txt_len
         self.rerank_batch_size = rerank_batch_size
+
+    def select_checkpoint_keys(self, state_dict):
+        """An ``inference_only`` model leaves out the training state of a full checkpoint."""
+        if not self.inference_only:
+            return state_dict
+        names = self.checkpoint_names
+        training = tuple(f'{names[name + "_m"]}.' for name in MOMENTUM_MODULES) + (f'{names["itc_head"]}.',)
+        kept = {k: v for k, v in state_dict.items() if k != 'temp' and not k.startswith(training)}
+        return state_dict if len(kept) == len(state_dict) else kept
 
     # Features -------------------------------------------------------------------
 
@@ -278,6 +300,11 @@ class BlipRetrieval(BlipModel):
         the same image share it). The call updates the momentum encoders and
         the ITC queues, in BLIP's order.
         """
+        if self.inference_only:
+            raise RuntimeError(
+                'this BlipRetrieval is inference_only: '
+                'it has no momentum encoders or ITC queues to train with'
+            )
         feats = self.extract_feat(images, data_samples, return_embeds=True)
         image_ids = torch.tensor([sample.image_id for sample in data_samples], device=self.device)
         with torch.no_grad():
@@ -311,9 +338,11 @@ class BlipRetrieval(BlipModel):
             weights_t2i.masked_fill_(same_image, 0)
         # Each text with an image it does not match, each image with a text it does
         # not match; gradients flow back to the other processes' image embeddings.
+        # One draw per row, texts first, as BLIP draws them: the same random
+        # stream gives the same negatives.
         world_image_embeds = _gather_with_grad(image_embeds) if self.negative_all_rank else image_embeds
-        negative_images = world_image_embeds[torch.multinomial(weights_t2i, 1).squeeze(1)]
-        negative_texts = torch.multinomial(weights_i2t, 1).squeeze(1)
+        negative_images = world_image_embeds[_draw_per_row(weights_t2i)]
+        negative_texts = _draw_per_row(weights_i2t)
         negative = self.encode_multimodal(
             torch.cat([text_ids, gather(text_ids)[negative_texts]]),
             torch.cat([text_mask, gather(text_mask)[negative_texts]]),
@@ -330,7 +359,9 @@ class BlipRetrieval(BlipModel):
         for name in MOMENTUM_MODULES:
             online, momentum = getattr(self, name), getattr(self, f'{name}_m')
             for param, param_m in zip(online.parameters(), momentum.parameters()):
-                param_m.mul_(self.momentum).add_(param, alpha=1.0 - self.momentum)
+                # Both products rounded before the sum, as BLIP computes it
+                # (add_ with alpha may fuse them, a last-bit difference).
+                param_m.mul_(self.momentum).add_(param * (1.0 - self.momentum))
 
 
 def _encode_images(images: torch.Tensor, tower: nn.Module, proj: nn.Module):
@@ -348,6 +379,14 @@ def _encode_images(images: torch.Tensor, tower: nn.Module, proj: nn.Module):
             f'BlipRetrieval expects images (B, 3, H, W) or videos (B, F, 3, H, W), got {tuple(images.shape)}'
         )
     return embeds, F.normalize(feat, dim=-1)
+
+
+def _draw_per_row(weights: torch.Tensor) -> torch.Tensor:
+    """One index per row of ``weights`` drawn by ``torch.multinomial``, a call per row.
+
+    A single call on the whole matrix draws other numbers from the same seed.
+    """
+    return torch.cat([torch.multinomial(row, 1) for row in weights])
 
 
 def _frozen_copy(module: nn.Module) -> nn.Module:

@@ -38,10 +38,16 @@ class BlipVQA(BlipModel):
         generation_cfg: Decoding of the ``'generate'`` inference method, see
             :class:`GenerationConfig` (lengths count the ``[DEC]`` token); one
             answer per question.
+        answer_first_token: The first token of the answers the loss is
+            computed on: ``'cls'`` keeps the tokenizer's ``[CLS]``
+            (mmpretrain's model), ``'dec'`` replaces it with ``[DEC]``, the
+            token answers are generated from (the official BLIP code, which
+            trained the released weights so).
         **kwargs: ``precision``, ``data_preprocessor``, ``init_cfg``: see
             :class:`BlipModel`.
     """
 
+    checkpoint_task = 'vqa'
     checkpoint_names = {
         'image_encoder': 'vision_backbone',
         'text_encoder': 'multimodal_backbone',
@@ -55,9 +61,15 @@ class BlipVQA(BlipModel):
         text_encoder: dict,
         head: dict,
         generation_cfg: dict | None = None,
+        answer_first_token: str = 'cls',
         **kwargs,
     ):
         super().__init__(tokenizer, image_encoder, text_encoder, **kwargs)
+        if answer_first_token not in ('cls', 'dec'):
+            raise ValueError(
+                f"BlipVQA: answer_first_token must be 'cls' or 'dec', got {answer_first_token!r}"
+            )
+        self.answer_first_token = answer_first_token
         self.head = MODELS.build(head)
         self.generation_cfg = GenerationConfig(
             **(dict(strategy='beam', num_beams=3, max_length=10, min_length=1) | dict(generation_cfg or {}))
@@ -104,9 +116,8 @@ class BlipVQA(BlipModel):
             answers += own_answers
             weights += own_weights
             owners += [index] * len(own_answers)
-        # mmpretrain keeps the tokenizer's [CLS] as the answer's first token in
-        # training ([DEC] when answering); the released weights were trained so.
-        tokens = self.tokenize(answers)
+        first_token_id = self.tokenizer.bos_token_id if self.answer_first_token == 'dec' else None
+        tokens = self.tokenize(answers, first_token_id=first_token_id)
         owners = torch.tensor(owners, device=images.device)
         return self.head.loss(
             tokens.input_ids,

@@ -23,8 +23,8 @@ RANK_LOGITS_BYTES = 256 * 2**20
 class VQAHead(nn.Module):
     """Answer decoder over the question states of the image-grounded encoder.
 
-    * Training: token cross-entropy of each ground-truth answer, summed over
-      its tokens, weighted by the answer's weight (its share of the human
+    * Training: token cross-entropy (``label_smoothing``) of each ground-truth
+      answer, summed over its tokens, weighted by the answer's weight (its share of the human
       answers), summed and divided by the number of questions.
     * ``'generate'``: decoding from ``[DEC]`` (the task model's ``generation_cfg``).
     * ``'rank'``: the ``num_ans_candidates`` answers of the answer list whose
@@ -46,6 +46,9 @@ class VQAHead(nn.Module):
             the most common human answer of at least this many questions.
         rank_label_smoothing: Label smoothing of the cross-entropy that scores
             candidates (BLIP's decoder always applies 0.1).
+        label_smoothing: Label smoothing of the training loss: 0 in
+            mmpretrain's model, 0.1 in the official BLIP code (its decoder
+            always smooths).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class VQAHead(nn.Module):
         answer_list_annotations: list[str] | None = None,
         min_answer_count: int = 9,
         rank_label_smoothing: float = 0.1,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         if inference_method not in INFERENCE_METHODS:
@@ -70,6 +74,7 @@ class VQAHead(nn.Module):
         self.decoder = MODELS.build(decoder)
         self.inference_method = inference_method
         self.rank_label_smoothing = rank_label_smoothing
+        self.label_smoothing = label_smoothing
         self.answer_list: list[str] | None = None
         self.num_ans_candidates = num_ans_candidates
         if inference_method == 'rank':
@@ -111,6 +116,7 @@ class VQAHead(nn.Module):
             targets[:, 1:].flatten(),
             ignore_index=IGNORE_INDEX,
             reduction='none',
+            label_smoothing=self.label_smoothing,
         )
         answer_losses = token_losses.view(len(answer_ids), -1).sum(dim=1)
         return {'vqa_loss': (answer_weights * answer_losses).sum() / num_questions}
