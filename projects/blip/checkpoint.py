@@ -9,9 +9,11 @@ torch >= 2.6 without turning on arbitrary unpickling.
 
 import copyreg
 import os
+import pickle
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,13 +77,24 @@ def _cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / 'checkpoints'
 
 
+def cache_name(url: str) -> str:
+    """The file name of ``url`` in the cache: its last component, with the
+    repository in front for a Hugging Face Hub file (whose names, e.g.
+    ``pytorch_model.bin``, repeat across models)."""
+    parts = urllib.parse.urlparse(url).path.strip('/').split('/')
+    if 'resolve' in parts:  # https://huggingface.co/<owner>/<name>/resolve/<revision>/<file>
+        return '--'.join(parts[: parts.index('resolve')] + parts[-1:])
+    return parts[-1]
+
+
 def download(url: str) -> Path:
-    """Return the local copy of ``url`` (torch hub's cache), downloading it once.
+    """Return the local copy of ``url`` (torch hub's cache, :func:`cache_name`),
+    downloading it once.
 
     Raises a ``RuntimeError`` naming the URL when it cannot be fetched, e.g.
     offline, within ``BLIP_DOWNLOAD_TIMEOUT`` seconds.
     """
-    target = _cache_dir() / url.rsplit('/', 1)[-1]
+    target = _cache_dir() / cache_name(url)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +106,7 @@ def download(url: str) -> Path:
         raise RuntimeError(
             f'Could not download the weights {url} ({error}). Download the file on a '
             f"machine with internet access and pass its path as pretrained='/path/to/file.pth' "
-            f'(or put it in {target.parent}).'
+            f'(or put it in {target.parent} as {target.name}).'
         ) from error
     os.replace(tmp.name, target)
     return target
@@ -101,12 +114,24 @@ def download(url: str) -> Path:
 
 def read_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The model weights of a checkpoint file or URL (``state_dict`` of mmengine
-    checkpoints, ``model`` of BLIP/LAVIS ones, or a bare state dict)."""
+    checkpoints, ``model`` of the official BLIP ones, a ``.safetensors`` file,
+    or a bare state dict)."""
     path = download(str(checkpoint)) if str(checkpoint).startswith(('http://', 'https://')) else checkpoint
     if not Path(path).is_file():
         raise FileNotFoundError(f'checkpoint not found: {path}')
+    if str(path).endswith('.safetensors'):
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
     allow_mmengine_checkpoints()
-    content = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        content = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointMismatchError(
+            f'{path}: holds objects besides weights, which are not unpickled for safety ({error}). '
+            "Load it once in a trusted session and save its weights alone: torch.save({'model': "
+            "torch.load(path, weights_only=False)['model']}, 'weights.pth')."
+        ) from error
     if not isinstance(content, Mapping):
         raise CheckpointMismatchError(f'{path}: expected a dict of weights, got {type(content).__name__}')
     for key in ('state_dict', 'model'):
@@ -121,11 +146,9 @@ def _listing(title: str, keys: list[str], limit: int = 20) -> str:
     return f'\n  {title} ({len(keys)}): {shown}'
 
 
-def load_state_dict_strict(
-    model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = ''
-) -> None:
-    """Load ``state_dict`` with ``strict=True``; on a mismatch raise an error that
-    lists the missing, unexpected and wrongly shaped keys.
+def mismatch_report(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> str:
+    """The missing, unexpected and wrongly shaped keys of ``state_dict`` for
+    ``model`` as text (empty when it fits).
 
     Position embeddings of the image tower are exempt from the shape check:
     they are resampled to the model's image size when loaded.
@@ -138,17 +161,40 @@ def load_state_dict_strict(
         for k in set(own) & set(state_dict)
         if state_dict[k].shape != own[k].shape and not k.endswith('pos_embed')
     )
-    if missing or unexpected or wrong_shape:
+    return (
+        (_listing('missing keys', missing) if missing else '')
+        + (_listing('unexpected keys', unexpected) if unexpected else '')
+        + (_listing('shape mismatches', wrong_shape) if wrong_shape else '')
+    )
+
+
+def load_state_dict_strict(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = ''
+) -> None:
+    """Load ``state_dict`` with ``strict=True``; on a mismatch raise an error that
+    says what the checkpoint is and lists the missing, unexpected and wrongly
+    shaped keys (see :func:`mismatch_report`).
+
+    A BLIP model converts an official or Hugging Face state dict first
+    (``model.to_checkpoint_format``).
+    """
+    from blip.converters import describe
+
+    if hasattr(model, 'to_checkpoint_format'):
+        state_dict = model.to_checkpoint_format(state_dict)
+    report = mismatch_report(model, state_dict)
+    if report:
+        expected = model.describe() if hasattr(model, 'describe') else type(model).__name__
         raise CheckpointMismatchError(
-            f'checkpoint {source or ""} does not fit {type(model).__name__} (another task or size?)'
-            + (_listing('missing keys', missing) if missing else '')
-            + (_listing('unexpected keys', unexpected) if unexpected else '')
-            + (_listing('shape mismatches', wrong_shape) if wrong_shape else '')
+            f'checkpoint {source or ""} is {describe(state_dict)}; it does not fit {expected}' + report
         )
     model.load_state_dict(state_dict, strict=True)
 
 
 def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike) -> nn.Module:
-    """Load a checkpoint file or URL into ``model`` strictly; returns the model."""
+    """Load a checkpoint file or URL into ``model`` strictly; returns the model.
+
+    Official BLIP and Hugging Face checkpoints are converted on the way.
+    """
     load_state_dict_strict(model, read_state_dict(checkpoint), str(checkpoint))
     return model

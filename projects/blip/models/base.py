@@ -6,14 +6,20 @@ The attribute names are the same in every task; the checkpoint format stays
 mmpretrain's, whose names differ between tasks: each task lists its
 differences in :attr:`BlipModel.checkpoint_names`, and ``state_dict`` /
 ``load_state_dict`` translate them, so released checkpoints load key for key.
+Checkpoints in another format (the authors' official files, Hugging Face's)
+are converted when they are loaded, by whichever path (``load_state_dict``,
+:func:`blip.checkpoint.load_checkpoint`, mmengine's ``load_from``): see
+:meth:`BlipModel.to_checkpoint_format`.
 """
 
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
+from blip.checkpoint import CheckpointMismatchError, mismatch_report
 from blip.registry import MODELS, TOKENIZER
 
 from .precision import check_precision, inference_precision
@@ -59,6 +65,9 @@ class BlipModel(BaseModel):
 
     #: This task's attributes whose checkpoint (mmpretrain) names differ: ours -> theirs.
     checkpoint_names: ClassVar[dict[str, str]] = {}
+    #: The task whose layout the converters of other formats write for this model
+    #: (:func:`blip.converters.to_blip`); None: only our own format loads.
+    checkpoint_task: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -76,11 +85,66 @@ class BlipModel(BaseModel):
         self.text_encoder = None if text_encoder is None else MODELS.build(text_encoder)
         self.precision = precision
         theirs = {ours: theirs for ours, theirs in self.checkpoint_names.items()}
-        ours = {theirs: ours for ours, theirs in self.checkpoint_names.items()}
         self.register_state_dict_post_hook(lambda module, state, prefix, meta: _rename(state, prefix, theirs))
         self.register_load_state_dict_pre_hook(
-            lambda module, state, prefix, *args: _rename(state, prefix, ours)
+            lambda module, state, prefix, *args: module._before_load(state, prefix)
         )
+
+    def to_checkpoint_format(self, state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """``state_dict`` in this model's checkpoint format.
+
+        An official BLIP or a Hugging Face BLIP state dict is converted for
+        this model's task (:func:`blip.converters.to_blip`; the conversion is
+        logged) and must then fit the model exactly (position embeddings are
+        resampled to the model's image size when loaded). Our own format is
+        returned as it is (the very object).
+
+        Raises:
+            ValueError: The checkpoint does not convert into this model; the
+                message says what it is and what the model takes.
+            CheckpointMismatchError: The converted weights do not fit (another
+                size, e.g. ViT-L weights for a ViT-B model).
+        """
+        from blip import converters  # pure state-dict functions, below the models
+
+        kind = converters.checkpoint_format(state_dict)
+        if kind == 'blip' or self.checkpoint_task is None:
+            return self.select_checkpoint_keys(state_dict)
+        converted = self.select_checkpoint_keys(converters.to_blip(state_dict, self.checkpoint_task))
+        report = mismatch_report(self, converted)
+        if report:
+            raise CheckpointMismatchError(
+                f'{converters.describe(state_dict)} does not fit {self.describe()}:' + report
+            )
+        print_log(
+            f'Converted {converters.describe(state_dict)} into {type(self).__name__} '
+            f'({len(state_dict)} tensors -> {len(converted)})',
+            logger='current',
+        )
+        return converted
+
+    def select_checkpoint_keys(self, state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """The part of a checkpoint of this task that this model keeps (all of
+        it here; an inference-only retrieval model leaves out the training state)."""
+        return state_dict
+
+    def describe(self) -> str:
+        """The model in words, for messages: its class and image tower."""
+        from blip.converters import VIT_NAMES
+
+        width = self.image_encoder.embed_dims
+        return f'{type(self).__name__} ({VIT_NAMES.get(width, "ViT")}, {width}-d image tokens)'
+
+    def _before_load(self, state_dict: dict, prefix: str) -> None:
+        """Convert another format to ours, then our attribute names, in place."""
+        own = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+        adapted = self.to_checkpoint_format(own)
+        if adapted is not own:
+            for key in own:
+                del state_dict[prefix + key]
+            state_dict.update({prefix + key: value for key, value in adapted.items()})
+        ours = {theirs: ours for ours, theirs in self.checkpoint_names.items()}
+        _rename(state_dict, prefix, ours)
 
     def checkpoint_key(self, name: str) -> str:
         """The checkpoint key of the parameter or buffer ``name`` (as ``named_parameters`` gives it)."""
