@@ -4,12 +4,16 @@ Our checkpoint format is mmpretrain's parameter names. The authors' official
 BLIP checkpoints (:mod:`.official`) and Hugging Face's ``Blip*`` models
 (:mod:`.hf_blip`) are converted by pure ``state_dict -> state_dict``
 functions; :func:`to_blip` recognises the format and converts any of them.
+Our pre-training model (:class:`~blip.models.BlipPretrain`) has a format of
+its own (its attribute names); its checkpoints convert into every task model
+as the official pre-training checkpoints do (:mod:`.official_pretrain`).
 """
 
 from collections.abc import Mapping
 
 from torch import Tensor
 
+from . import official_pretrain
 from .hf_blip import TASKS, guess_hf_task, hf_blip_to_blip, is_hf_blip
 from .mmpretrain_config import mmpretrain_model_config
 from .official import (
@@ -22,17 +26,23 @@ from .official import (
     official_class,
     official_to_blip,
 )
+from .official_pretrain import is_blip_pretrain, pretrain_to_official, pretrain_to_task
+
+official_pretrain.register()
 
 #: Checkpoint formats :func:`to_blip` reads.
-FORMATS = ('blip', 'official', 'hf')
+FORMATS = ('blip', 'official', 'hf', 'blip-pretrain')
 
 
 def checkpoint_format(state_dict: Mapping[str, Tensor]) -> str:
-    """``'official'`` (Salesforce BLIP), ``'hf'`` (transformers) or ``'blip'`` (ours, mmpretrain's names)."""
+    """``'official'`` (Salesforce BLIP), ``'hf'`` (transformers), ``'blip-pretrain'``
+    (our pre-training model's) or ``'blip'`` (ours, mmpretrain's names)."""
     if is_official_blip(state_dict):
         return 'official'
     if is_hf_blip(state_dict):
         return 'hf'
+    if is_blip_pretrain(state_dict):
+        return 'blip-pretrain'
     return 'blip'
 
 
@@ -48,6 +58,8 @@ def to_blip(state_dict: Mapping[str, Tensor], task: str) -> Mapping[str, Tensor]
     kind = checkpoint_format(state_dict)
     if kind == 'official':
         return official_to_blip(state_dict, task)
+    if kind == 'blip-pretrain':
+        return state_dict if task == official_pretrain.TASK else pretrain_to_task(state_dict, task)
     if kind == 'hf':
         if task not in TASKS:
             raise NotConvertibleError(
@@ -63,6 +75,8 @@ def describe(state_dict: Mapping[str, Tensor]) -> str:
     kind = checkpoint_format(state_dict)
     if kind == 'official':
         return f'an official BLIP {official_class(state_dict).name} checkpoint{_vit(state_dict)}'
+    if kind == 'blip-pretrain':
+        return f'a BlipPretrain checkpoint{_vit(state_dict)}'
     if kind == 'hf':
         task = guess_hf_task(state_dict)
         model = TASKS[task].hf_model if task in TASKS else 'BLIP'
@@ -112,9 +126,12 @@ __all__ = [
     'guess_hf_task',
     'hf_blip_to_blip',
     'is_hf_blip',
+    'is_blip_pretrain',
     'is_official_blip',
     'mmpretrain_model_config',
     'official_class',
     'official_to_blip',
+    'pretrain_to_official',
+    'pretrain_to_task',
     'to_blip',
 ]

@@ -12,6 +12,17 @@ from .generation import GenerationConfig, generate
 IGNORE_INDEX = -100
 
 
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean (label-smoothed) cross-entropy of each next token: the logits at
+    position ``i - 1`` predict ``labels[:, i]``; :data:`IGNORE_INDEX` labels are left out."""
+    return F.cross_entropy(
+        logits[:, :-1].flatten(0, 1),
+        labels[:, 1:].flatten(),
+        ignore_index=IGNORE_INDEX,
+        label_smoothing=label_smoothing,
+    )
+
+
 @MODELS.register_module()
 class SeqGenerationHead(nn.Module):
     """Teacher-forced LM loss and generation over a :class:`TextDecoder`.
@@ -40,13 +51,7 @@ class SeqGenerationHead(nn.Module):
         the logits at ``i - 1``); the shift happens here.
         """
         logits = self.decoder(input_ids, attention_mask, image_embeds=image_embeds)
-        loss = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1),
-            labels[:, 1:].flatten(),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=self.label_smoothing,
-        )
-        return {'seq_gen_lm_loss': loss}
+        return {'seq_gen_lm_loss': lm_loss(logits, labels, self.label_smoothing)}
 
     @torch.no_grad()
     def generate(
