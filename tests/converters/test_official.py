@@ -17,7 +17,7 @@ from blip.converters import (
     official_to_blip,
     to_blip,
 )
-from official_fixtures import official_state_dict, read_json
+from official_fixtures import med_config, official_state_dict, read_json
 
 TINY_CLASSES = ('BLIP_Pretrain', 'BLIP_Decoder', 'BLIP_Retrieval', 'BLIP_VQA', 'BLIP_NLVR')
 
@@ -119,3 +119,33 @@ def test_hugging_face_and_other_checkpoints_are_described():
     with pytest.raises(NotConvertibleError, match="transformers has no BLIP model for task 'nlvr'"):
         to_blip({'vision_model.embeddings.class_embedding': torch.zeros(48)}, 'nlvr')
     assert hf_blip_to_blip  # the Hugging Face converter is tested in tests/parity
+
+
+def test_convert_tool_writes_a_strictly_loadable_checkpoint(tmp_path, capsys):
+    from blip.checkpoint import load_checkpoint
+    from blip.cli import convert_official_blip
+    from official_fixtures import build, official_checkpoint_file
+
+    src = official_checkpoint_file('BLIP_Pretrain', tmp_path)
+    with pytest.raises(ValueError, match='choose one with --task'):
+        convert_official_blip.main([str(src), str(tmp_path / 'out.pth')])
+    checkpoint = convert_official_blip.main(
+        [str(src), str(tmp_path / 'nlvr.pth'), '--task', 'nlvr', '--image-size', '96']
+    )
+    assert (
+        checkpoint['meta']['task'] == 'nlvr'
+        and checkpoint['meta']['converted_from'] == 'official BLIP BLIP_Pretrain'
+    )
+    assert checkpoint['state_dict']['vision_backbone.pos_embed'].shape == (1, 37, 48)
+    saved = torch.load(tmp_path / 'nlvr.pth', weights_only=True)
+    model = build('nlvr', text_encoder=dict(config=med_config()))  # 2 layers, as the tiny pre-training model
+    load_checkpoint(model, tmp_path / 'nlvr.pth')  # strict: our format, fresh classifier included
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved['state_dict'].items())
+    out = capsys.readouterr().out
+    assert '-> ' in out and 'keys dropped: ' in out
+
+    own = official_checkpoint_file('BLIP_Decoder', tmp_path)
+    convert_official_blip.main([str(own), str(tmp_path / 'caption.pth'), '--explain'])
+    out = capsys.readouterr().out
+    assert 'visual_encoder.blocks.0.norm1.weight -> visual_encoder.layers.0.ln1.weight' in out
+    assert torch.load(tmp_path / 'caption.pth', weights_only=True)['meta']['image_size'] == 384
