@@ -31,6 +31,7 @@ TASK_PAGES: dict[str, tuple[str, str, str]] = {
     'BlipRetrieval': ('retrieval', 'Image-text retrieval', 'Retrieval'),
     'BlipNLVR': ('nlvr', 'Natural language visual reasoning (NLVR2)', 'NLVR'),
     'BlipGrounding': ('grounding', 'Visual grounding', 'Grounding'),
+    'BlipFeatureExtractor': ('feature', 'Pre-trained models (features)', 'Features'),
 }
 
 LEGEND = (

@@ -1,6 +1,7 @@
 """metafile.yml against configs/blip/, and the model-zoo pages written from it (docs/gen_model_zoo.py)."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_overview_has_every_model_with_its_markers_and_numbers(models, pages):
 
 def test_one_page_per_task_lists_each_model_once(models, pages):
     task_pages = {name: page for name, page in pages.items() if name != 'index'}
-    assert set(task_pages) == {'caption', 'vqa', 'retrieval', 'nlvr', 'grounding'}
+    assert set(task_pages) == {'caption', 'vqa', 'retrieval', 'nlvr', 'grounding', 'feature'}
     for model in models:
         hits = [name for name, page in task_pages.items() if model['Name'] in table_rows(page)]
         assert len(hits) == 1, (model['Name'], hits)
@@ -184,3 +185,55 @@ def test_a_missing_config_is_named(gen, tmp_path):
     )
     with pytest.raises(gen.MetafileError, match=r"'ghost'.*configs/blip/ghost.py"):
         gen.write_pages(metafile, tmp_path / 'pages', repo=REPO)
+
+
+OFFICIAL_MODELS = 'https://storage.googleapis.com/sfr-vision-language-research/BLIP/models/'
+#: The official class of a checkpoint -> the model class of its entry's config.
+OFFICIAL_TASK_MODELS = {
+    'BLIP_Pretrain': 'BlipFeatureExtractor',
+    'BLIP_Decoder': 'BlipCaption',
+    'BLIP_Retrieval': 'BlipRetrieval',
+    'BLIP_VQA': 'BlipVQA',
+    'BLIP_NLVR': 'BlipNLVR',
+}
+#: The Hugging Face BLIP models on the Hub (Salesforce/<name>) -> the model class of their config.
+HF_MODELS = {
+    'blip-image-captioning-base': 'BlipCaption',
+    'blip-image-captioning-large': 'BlipCaption',
+    'blip-vqa-base': 'BlipVQA',
+    'blip-vqa-capfilt-large': 'BlipVQA',
+    'blip-itm-base-coco': 'BlipRetrieval',
+    'blip-itm-base-flickr': 'BlipRetrieval',
+    'blip-itm-large-coco': 'BlipRetrieval',
+    'blip-itm-large-flickr': 'BlipRetrieval',
+}
+
+
+def test_every_official_checkpoint_has_an_entry_of_its_task_and_size(gen, models):
+    checkpoints = json.loads((REPO / 'tests/data/official_blip/checkpoint_map.json').read_text())
+    assert len(checkpoints) == 13
+    for checkpoint in checkpoints:
+        url = OFFICIAL_MODELS + checkpoint['checkpoint']
+        entries = [m for m in models if m.get('Weights') == url]
+        assert len(entries) == 1, (checkpoint['checkpoint'], entries)
+        entry = entries[0]
+        assert entry['Converted From']['Weights'] == url
+        assert entry['Converted From']['Code'] == 'https://github.com/salesforce/BLIP'
+        assert gen.model_type(entry['Config']) == OFFICIAL_TASK_MODELS[checkpoint['class']], entry['Name']
+        assert entry['Name'].startswith(f'blip-{checkpoint["vit"]}'), entry['Name']
+
+
+def test_every_hugging_face_model_has_an_entry_with_its_weights_file(gen, models):
+    for repo, model_type in HF_MODELS.items():
+        url = f'https://huggingface.co/Salesforce/{repo}/resolve/main/pytorch_model.bin'
+        entries = [m for m in models if m.get('Weights') == url]
+        assert len(entries) == 1, repo
+        assert gen.model_type(entries[0]['Config']) == model_type
+        size = 'large' if '-large' in repo and 'capfilt' not in repo else 'base'
+        assert entries[0]['Name'].startswith(f'blip-{size}'), entries[0]['Name']
+
+
+def test_official_and_hub_entries_list_no_unpublished_result(models):
+    for model in models:
+        if '_official_' in model['Name'] or '_hf_' in model['Name']:
+            assert not model.get('Results'), f'{model["Name"]}: add results only citing the paper table'

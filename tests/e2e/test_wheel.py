@@ -38,6 +38,7 @@ COMMANDS = {
     'blip-test',
     'blip-infer',
     'blip-convert-hf',
+    'blip-convert-official',
     'blip-generate-shapes',
     'blip-publish-model',
 }

@@ -32,6 +32,12 @@ def convert_hf() -> None:
     _run('convert_hf_blip')
 
 
+def convert_official() -> None:
+    """``blip-convert-official SRC DST``: convert an official BLIP checkpoint
+    (:mod:`blip.cli.convert_official_blip`)."""
+    _run('convert_official_blip')
+
+
 def generate_shapes() -> None:
     """``blip-generate-shapes ROOT``: write the shapes benchmark (:mod:`blip.cli.generate_shapes`)."""
     _run('generate_shapes')

@@ -93,7 +93,8 @@ class BlipModel(BaseModel):
     def to_checkpoint_format(self, state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
         """``state_dict`` in this model's checkpoint format.
 
-        An official BLIP or a Hugging Face BLIP state dict is converted for
+        An official BLIP or a Hugging Face BLIP state dict (or an official
+        file's whole content, whose ``'model'`` is the state dict) is converted for
         this model's task (:func:`blip.converters.to_blip`; the conversion is
         logged) and must then fit the model exactly (position embeddings are
         resampled to the model's image size when loaded). Our own format is
@@ -107,6 +108,10 @@ class BlipModel(BaseModel):
         """
         from blip import converters  # pure state-dict functions, below the models
 
+        if isinstance(state_dict.get('model'), Mapping):
+            # An official file's content as mmengine's load_from passes it:
+            # {'model': state_dict, 'optimizer': ..., 'config': ..., 'epoch': ...}.
+            state_dict = state_dict['model']
         kind = converters.checkpoint_format(state_dict)
         if kind == 'blip' or self.checkpoint_task is None:
             return self.select_checkpoint_keys(state_dict)

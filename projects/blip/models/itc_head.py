@@ -18,7 +18,7 @@ class ITCHead(nn.Module):
     images of the same ``image_id`` are positives), as in BLIP.
 
     Parameter and buffer names equal mmpretrain's ``ITCHead``. As there, the
-    temperature is used as stored: it is not clamped.
+    temperature is used as stored, unless ``temperature_range`` is given.
 
     Args:
         embed_dim: Size of the projected features.
@@ -31,6 +31,9 @@ class ITCHead(nn.Module):
         use_distill: Mix momentum similarities into the targets.
         alpha: Weight of the momentum similarities (warmed up from 0 by
             ``WarmupParamHook`` during training).
+        temperature_range: ``(min, max)``: the loss clamps the temperature into
+            it first, as the official BLIP code does at every training step
+            (``(0.001, 0.5)``); None: mmpretrain's model, which does not.
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class ITCHead(nn.Module):
         temperature: float = 0.07,
         use_distill: bool = True,
         alpha: float = 0.4,
+        temperature_range: tuple[float, float] | None = None,
     ):
         super().__init__()
+        self.temperature_range = tuple(temperature_range) if temperature_range is not None else None
         self.temp = nn.Parameter(temperature * torch.ones([]))
         self.use_distill = use_distill
         self.alpha = alpha
@@ -65,6 +70,9 @@ class ITCHead(nn.Module):
         pairs that match. The momentum features are enqueued afterwards
         (gathered from every process), so the call changes the queues.
         """
+        if self.temperature_range is not None:
+            with torch.no_grad():
+                self.temp.clamp_(*self.temperature_range)
         image_ids = image_ids.view(-1, 1)
         all_ids = torch.cat([image_ids.t(), self.idx_queue.clone().detach()], dim=1)
         positives = torch.eq(image_ids, all_ids).float()

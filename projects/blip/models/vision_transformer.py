@@ -153,6 +153,9 @@ class VisionTransformer(nn.Module):
         drop_rate: Dropout after attention and FFN.
         drop_path_rate: Stochastic depth, increasing linearly to this value.
         with_cp: Gradient checkpointing of each layer while training.
+        cp_layers: With ``with_cp``, checkpoint only the last ``cp_layers``
+            layers (BLIP's ``vit_ckpt_layer``: memory traded for compute where
+            the activations are largest); None: every layer.
         pos_embed_init: How a model trained from scratch starts its position
             embeddings: ``'trunc_normal'`` (ViT's and mmpretrain's, N(0, 0.02))
             or ``'sincos'`` (2-D sine-cosine values, as MAE and MoCo v3: a
@@ -172,6 +175,7 @@ class VisionTransformer(nn.Module):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         with_cp: bool = False,
+        cp_layers: int | None = None,
         pos_embed_init: str = 'trunc_normal',
         pos_embed_temperature: float = 10000.0,
     ):
@@ -180,12 +184,14 @@ class VisionTransformer(nn.Module):
         dims, num_layers = spec['embed_dims'], spec['num_layers']
         self.embed_dims = dims
         self.with_cp = with_cp
+        self.cp_from = 0 if cp_layers is None else max(0, num_layers - cp_layers)
         self.patch_grid = (img_size // patch_size, img_size // patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_grid[0] * self.patch_grid[1], dims))
         self.patch_embed = PatchEmbed(patch_size, dims)
         self.drop_after_pos = nn.Dropout(drop_rate)
-        drop_paths = torch.linspace(0, drop_path_rate, num_layers).tolist()
+        # Rising linearly to drop_path_rate (in Python: models build on the meta device too).
+        drop_paths = [drop_path_rate * i / max(num_layers - 1, 1) for i in range(num_layers)]
         self.layers = nn.ModuleList(
             ViTLayer(dims, spec['num_heads'], spec['feedforward_channels'], drop_rate, p) for p in drop_paths
         )
@@ -215,8 +221,8 @@ class VisionTransformer(nn.Module):
         cls = self.cls_token.expand(x.shape[0], -1, -1)
         pos_embed = self.pos_embed if grid == self.patch_grid else resize_pos_embed(self.pos_embed, grid)
         x = self.drop_after_pos(torch.cat([cls, x], dim=1) + pos_embed)
-        for layer in self.layers:
-            if self.with_cp and self.training:
+        for index, layer in enumerate(self.layers):
+            if self.with_cp and self.training and index >= self.cp_from:
                 x = checkpoint(layer, x, use_reentrant=False)
             else:
                 x = layer(x)

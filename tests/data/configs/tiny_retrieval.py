@@ -20,7 +20,7 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=image_size, crop_ratio_range=(0.5, 1.0), interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies=_base_.rand_increasing_policies, num_policies=2, magnitude_level=5),
+    dict(type='RandAugment', policies=_base_.blip_rand_augment, num_policies=2, magnitude_level=5),
     dict(type='CleanCaption', keys='text'),
     dict(type='PackInputs', algorithm_keys=['text', 'is_matched'], meta_keys=['image_id']),
 ]

@@ -18,6 +18,18 @@
 # BLIP's input size (the VQA data uses 480).
 image_size = 384
 
+# mmpretrain's policies for BLIP's RandomAugment(2, 5) of the training images
+# (the retrieval data's; the official configs' other tasks use them too).
+blip_rand_augment = [
+    dict(type='AutoContrast'),
+    dict(type='Equalize'),
+    dict(type='Rotate', magnitude_key='angle', magnitude_range=(0, 30)),
+    dict(type='Brightness', magnitude_key='magnitude', magnitude_range=(0, 0.0)),
+    dict(type='Sharpness', magnitude_key='magnitude', magnitude_range=(0, 0)),
+    dict(type='Shear', magnitude_key='magnitude', magnitude_range=(0, 0.3), direction='horizontal'),
+    dict(type='Shear', magnitude_key='magnitude', magnitude_range=(0, 0.3), direction='vertical'),
+]
+
 data_preprocessor = dict(
     type='BlipDataPreprocessor',
     mean=[122.770938, 116.7460125, 104.09373615],

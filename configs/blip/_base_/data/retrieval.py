@@ -4,17 +4,6 @@
 # and test datasets hold one item per image with its captions (test_mode).
 _base_ = ['./default.py']
 
-# mmpretrain's retrieval augmentation (BLIP's RandomAugment policies).
-rand_increasing_policies = [
-    dict(type='AutoContrast'),
-    dict(type='Equalize'),
-    dict(type='Rotate', magnitude_key='angle', magnitude_range=(0, 30)),
-    dict(type='Brightness', magnitude_key='magnitude', magnitude_range=(0, 0.0)),
-    dict(type='Sharpness', magnitude_key='magnitude', magnitude_range=(0, 0)),
-    dict(type='Shear', magnitude_key='magnitude', magnitude_range=(0, 0.3), direction='horizontal'),
-    dict(type='Shear', magnitude_key='magnitude', magnitude_range=(0, 0.3), direction='vertical'),
-]
-
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
@@ -24,7 +13,7 @@ train_pipeline = [
         interpolation='bicubic',
     ),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies=rand_increasing_policies, num_policies=2, magnitude_level=5),
+    dict(type='RandAugment', policies=_base_.blip_rand_augment, num_policies=2, magnitude_level=5),
     dict(type='CleanCaption', keys='text'),
     dict(type='PackInputs', algorithm_keys=['text', 'is_matched'], meta_keys=['image_id']),
 ]

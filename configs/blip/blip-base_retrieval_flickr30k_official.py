@@ -1,0 +1,17 @@
+# BLIP-base image-text retrieval on Flickr30k as the authors ran it
+# (configs/retrieval_flickr.yaml of github.com/salesforce/BLIP): the released
+# model_base_retrieval_flickr.pth (and the Hugging Face Salesforce/blip-itm-base-flickr)
+# ranks with their settings (ITM re-ranks the 128 best ITC candidates), and
+# training fine-tunes on Flickr30k from the pre-trained checkpoint (README:
+# model_base.pth) with their hyper-parameters (_base_/official_retrieval.py):
+# hard negatives drawn from each GPU's own batch.
+_base_ = ['./blip-base_retrieval_flickr30k.py', './_base_/official_retrieval.py']
+
+model = dict(_base_.official_retrieval_model, negative_all_rank=False, topk=128)
+
+load_from = _base_.official_models + '/model_base.pth'
+train_dataloader = dict(batch_size=32)
+optim_wrapper = dict(optimizer=_base_.official_retrieval_optimizer)
+custom_hooks = _base_.official_retrieval_hooks
+# 8 GPUs x 32 images; tools/train.py --auto-scale-lr scales lr to another total batch.
+auto_scale_lr = dict(base_batch_size=256)
