@@ -12,8 +12,9 @@ model = dict(
     text_decoder=dict(type='TextDecoder', config=_base_.med_config),
     tokenizer=_base_.tokenizer,
     embed_dim=256,
-    # Queue of 57600 features (ITCHead's default); the distillation weight 0.4.
-    itc_head=dict(type='ITCHead', alpha=0.4),
+    # Queue of 57600 features (ITCHead's default), the distillation weight 0.4,
+    # the temperature clamped to [0.001, 0.5] at every step.
+    itc_head=dict(type='ITCHead', alpha=0.4, temperature_range=(0.001, 0.5)),
     itm_head=dict(type='ITMHead', with_pooler=False),
     momentum=0.995,
     # Hard negatives from the similarities of the whole global batch.
