@@ -90,6 +90,12 @@ class BlipPretrain(BlipRetrieval):
         ids = feats['text_ids'].clone()
         ids[:, 0] = self.tokenizer.bos_token_id
         labels = ids.masked_fill(ids == self.tokenizer.pad_token_id, IGNORE_INDEX)
-        logits = self.text_decoder(ids, feats['text_attn_mask'], image_embeds=feats['image_embeds'])
-        losses['lm_loss'] = lm_loss(logits, labels, self.label_smoothing)
+        losses['lm_loss'] = lm_loss(
+            self.text_decoder,
+            ids,
+            labels,
+            feats['image_embeds'],
+            feats['text_attn_mask'],
+            self.label_smoothing,
+        )
         return losses
