@@ -25,6 +25,8 @@ read.
 import io
 import json
 import tarfile
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ class CorpusSample:
         image_path: The image file, relative to the corpus's image root (JSON).
         url: Where the image was downloaded from, if known.
         meta: The sample's metadata (a tar sample's JSON, a JSON entry).
+        image_ext: The image's file extension (its format).
     """
 
     key: str
@@ -61,11 +64,20 @@ class CorpusSample:
     image_path: str | None = None
     url: str | None = None
     meta: dict = field(default_factory=dict)
+    image_ext: str = 'jpg'
 
-    @property
-    def locator(self) -> str:
-        """What identifies the image: its path, its URL, or its key."""
-        return self.image_path or self.url or self.key
+    def image_bytes(self, image_root: str | Path = '', timeout: float = 10.0) -> bytes:
+        """The encoded image: in its shard, below ``image_root``, or at its URL.
+
+        Raises:
+            FileNotFoundError, urllib.error.URLError, TimeoutError: The image is missing.
+        """
+        if self.image is not None:
+            return self.image
+        if self.image_path:
+            return (Path(image_root) / self.image_path).read_bytes()
+        with urllib.request.urlopen(self.url, timeout=timeout) as response:
+            return response.read()
 
 
 def is_json_shard(path: str | Path) -> bool:
@@ -124,7 +136,8 @@ def read_tar_shard(path: str | Path, on_error: ErrorHandler = _ignore) -> Iterat
 
 
 def _tar_sample(key: str, members: dict[str, bytes], where: str, on_error: ErrorHandler):
-    image = next((members[ext] for ext in IMAGE_EXTENSIONS if ext in members), None)
+    image_ext = next((ext for ext in IMAGE_EXTENSIONS if ext in members), None)
+    image = members.get(image_ext)
     try:
         meta = json.loads(members['json']) if 'json' in members else {}
         if isinstance(meta.get('texts'), list):
@@ -140,7 +153,15 @@ def _tar_sample(key: str, members: dict[str, bytes], where: str, on_error: Error
         missing = 'image' if image is None else 'text'
         on_error('sample', f'{where}:{key}', f'no {missing} (members: {sorted(members)})')
         return None
-    return CorpusSample(key, texts, image=image, url=meta.get('url'), image_path=meta.get('image'), meta=meta)
+    return CorpusSample(
+        key,
+        texts,
+        image=image,
+        url=meta.get('url'),
+        image_path=meta.get('image'),
+        meta=meta,
+        image_ext=image_ext,
+    )
 
 
 def tar_stats_path(path: str | Path) -> Path:
@@ -219,7 +240,15 @@ def read_json_shard(path: str | Path, on_error: ErrorHandler = _ignore) -> Itera
                 continue
             if sample is not None:
                 yield sample
-            sample = CorpusSample(str(index), texts, image_path=image_path, url=url, meta=entry)
+            suffix = Path(urllib.parse.urlparse(image_path or url).path).suffix.lower().lstrip('.')
+            sample = CorpusSample(
+                str(index),
+                texts,
+                image_path=image_path,
+                url=url,
+                meta=entry,
+                image_ext=suffix if suffix in IMAGE_EXTENSIONS else 'jpg',
+            )
     except (OSError, ValueError) as error:
         on_error('shard', where, f'{type(error).__name__}: {error}; read up to entry {index}')
     if sample is not None:

@@ -7,7 +7,6 @@ import math
 import random
 import re
 import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import product
@@ -20,7 +19,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from blip.registry import DATASETS, TRANSFORMS
 
-from .corpus_shards import CorpusSample, count_pairs, read_shard
+from .corpus_shards import count_pairs, read_shard
 from .image_loading import ImageLoadError, decode_image
 
 #: Detailed warnings per reader and epoch before only the counts are logged.
@@ -249,20 +248,11 @@ class ImageTextCorpus(IterableDataset):
         rng.shuffle(buffer)
         yield from buffer
 
-    def image_bytes(self, sample: CorpusSample) -> bytes:
-        """The encoded image of ``sample``: in its shard, below ``image_root``, or at its URL."""
-        if sample.image is not None:
-            return sample.image
-        if sample.image_path:
-            return (self.image_root / sample.image_path).read_bytes()
-        with urllib.request.urlopen(sample.url, timeout=self.url_timeout) as response:
-            return response.read()
-
     def _load(self, pair, counts: Counter, log: '_ReaderLog') -> dict | None:
         sample, text, shard = pair
         where = f'{shard}:{sample.key}'
         try:
-            image = decode_image(self.image_bytes(sample), where)
+            image = decode_image(sample.image_bytes(self.image_root, self.url_timeout), where)
         except (FileNotFoundError, urllib.error.URLError, TimeoutError) as error:
             counts['missing image'] += 1
             log.warn(f'skipped {where}: missing image ({error})', counts)

@@ -226,10 +226,29 @@ class BlipRetrieval(BlipModel):
         Returns:
             ``(P,)`` logits, on the model's device.
         """
+        return self._itm_logits(image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size)[
+            :, 1
+        ]
+
+    def match_probabilities(
+        self,
+        image_embeds: torch.Tensor,
+        text_ids: torch.Tensor,
+        text_attn_mask: torch.Tensor,
+        image_rows: torch.Tensor,
+        text_rows: torch.Tensor,
+        batch_size: int | None = None,
+    ) -> torch.Tensor:
+        """ITM probability of "match" (the softmax of the head's two logits) of
+        the pairs ``(image_rows[p], text_rows[p])``; arguments as :meth:`match_logits`."""
+        logits = self._itm_logits(image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size)
+        return logits.float().softmax(dim=-1)[:, 1]
+
+    def _itm_logits(self, image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size):
         batch_size = batch_size or self.rerank_batch_size
         length = int(text_attn_mask.any(dim=0).nonzero().max()) + 1
         text_ids, text_attn_mask = text_ids[:, :length], text_attn_mask[:, :length]
-        logits = [torch.empty(0, device=self.device)]
+        logits = [torch.empty(0, 2, device=self.device)]
         for start in range(0, len(image_rows), batch_size):
             images, image_index = torch.unique(image_rows[start : start + batch_size], return_inverse=True)
             rows = text_rows[start : start + batch_size].to(text_ids.device)
@@ -241,7 +260,7 @@ class BlipRetrieval(BlipModel):
                 image_embeds[images.to(image_embeds.device)].to(self.device),
                 image_index=image_index.to(self.device),
             )
-            logits.append(self.itm_head(states[:, 0])[:, 1])
+            logits.append(self.itm_head(states[:, 0]))
         return torch.cat(logits)
 
     def pair_logits(self, feats: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
