@@ -431,11 +431,13 @@ def generate(
     image_size: int = 96,
     web: int = 0,
     web_noise: tuple[float, float] = (0.3, 0.3),
+    web_shard_size: int = 250,
 ) -> Path:
     """Write the whole benchmark under ``root``; returns ``root``.
 
     ``web``: images of the noisy web corpus (none by default); ``web_noise``:
-    the fractions of its partly and wholly wrong alt-texts.
+    the fractions of its partly and wholly wrong alt-texts; ``web_shard_size``:
+    images per shard.
     """
     writer = Writer(Path(root), image_size, seed)
     sizes = {'train': train, 'val': val, 'test': test}
@@ -443,7 +445,7 @@ def generate(
     write_nlvr2(writer, sizes)
     write_refcoco(writer, sizes)
     if web:
-        write_web_corpus(writer, web, web_noise)
+        write_web_corpus(writer, web, web_noise, web_shard_size)
     return writer.root
 
 
@@ -464,6 +466,7 @@ def main(argv=None):
         metavar=('PARTLY', 'WHOLLY'),
         help='fractions of partly and wholly wrong web alt-texts',
     )
+    parser.add_argument('--web-shard-size', type=int, default=250, help='web images per shard')
     args = parser.parse_args(argv)
     root = generate(
         Path(args.root),
@@ -474,6 +477,7 @@ def main(argv=None):
         args.image_size,
         args.web,
         tuple(args.web_noise),
+        args.web_shard_size,
     )
     print(f'shapes benchmark written to {root}')
 
