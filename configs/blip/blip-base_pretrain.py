@@ -1,6 +1,6 @@
 # BLIP-base pre-training as the authors ran it (github.com/salesforce/BLIP,
 # configs/pretrain.yaml and pretrain.py): ViT-B/16 at 224 px, 75 image-text
-# pairs per GPU, ITC with a queue of 57600 and distillation alpha 0.4, ITM on
+# pairs per GPU, ITC with BLIP's queue and distillation alpha 0.4, ITM on
 # hard negatives of the whole global batch, LM; the temperature clamped to
 # [0.001, 0.5]; AdamW lr 3e-4 (warm-up over 3000 steps, x0.9 per epoch),
 # weight decay 0.05, 20 epochs (_base_/schedules/pretrain.py). Data: the

@@ -84,6 +84,8 @@ def test_a_dataloader_with_two_workers(tmp_path):
     )
     texts = [text for batch in loader for text in batch['text']]
     assert len(loader) == 10 and len(texts) == 20 and len(set(texts)) == 20
+    # The workers' counts reach the main process (CorpusEpochHook logs them).
+    assert dataset.collect_counts() == {0: Counter(pairs=20)}
 
 
 def test_pairs_carry_the_image_and_one_id_per_image(tmp_path):
@@ -147,6 +149,7 @@ def test_bad_data_is_read_to_the_end_skipped_and_counted_in_the_log(tmp_path):
     assert 'ReadError' in log and 'FileNotFoundError' in log and 'cannot decode image' in log
     summary = [line for line in log.splitlines() if '8 pairs; skipped' in line]
     assert summary and summary[0].endswith('bad shard: 2, corrupt image: 1'), log
+    assert dataset.collect_counts() == {0: Counter({'pairs': 8, 'bad shard': 2, 'corrupt image': 1})}
 
 
 def test_unreadable_shards_stop_the_run_with_an_error(tmp_path):

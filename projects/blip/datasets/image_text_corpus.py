@@ -4,6 +4,7 @@ import hashlib
 import itertools
 import logging
 import math
+import multiprocessing
 import random
 import re
 import urllib.error
@@ -89,8 +90,10 @@ class ImageTextCorpus(IterableDataset):
     **Bad data.** A corrupt or missing image, a sample without text, a
     missing or truncated shard: the pair (or the rest of the shard) is
     skipped, counted and logged, and the reader goes on. Each reader logs its
-    counts at the end of its epoch. A reader none of whose shards gives a
-    single pair stops the run with an error.
+    counts at the end of its epoch, and ``CorpusEpochHook`` logs the counts of
+    all processes after every epoch (the log of other processes than the
+    first shows only errors). A reader none of whose shards gives a single
+    pair stops the run with an error.
 
     Args:
         shards: Shard paths or patterns below ``data_root`` (``.tar``,
@@ -142,6 +145,9 @@ class ImageTextCorpus(IterableDataset):
         self.num_pairs = num_pairs
         self.epoch = 0
         self._passes_since_set = 0
+        # Each reader's counts at the end of its epoch, for collect_counts() in
+        # the main process (the workers inherit the queue).
+        self._counts_queue = multiprocessing.SimpleQueue()
 
     @property
     def metainfo(self) -> dict:
@@ -200,6 +206,16 @@ class ImageTextCorpus(IterableDataset):
                     if yielded == share:
                         break
         log.summary(yielded, counts)
+        self._counts_queue.put((epoch, dict(counts, pairs=yielded)))
+
+    def collect_counts(self) -> dict[int, Counter]:
+        """The counts the readers of this process reported since the last call,
+        per epoch: ``pairs`` read and each kind of data skipped."""
+        epochs = {}
+        while not self._counts_queue.empty():
+            epoch, counts = self._counts_queue.get()
+            epochs.setdefault(epoch, Counter()).update(counts)
+        return epochs
 
     def _stream(self, epoch, reader, num_readers, counts, log):
         """``(sample, text, shard)`` of this reader's units, each pass over them shuffled."""

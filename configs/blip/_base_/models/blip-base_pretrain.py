@@ -12,7 +12,7 @@ model = dict(
     text_decoder=dict(type='TextDecoder', config=_base_.med_config),
     tokenizer=_base_.tokenizer,
     embed_dim=256,
-    # Queue of 57600 features (ITCHead's default), the distillation weight 0.4,
+    # The queue of ITCHead (BLIP's length by default), the distillation weight 0.4,
     # the temperature clamped to [0.001, 0.5] at every step.
     itc_head=dict(type='ITCHead', alpha=0.4, temperature_range=(0.001, 0.5)),
     itm_head=dict(type='ITMHead', with_pooler=False),
