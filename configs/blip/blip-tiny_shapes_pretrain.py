@@ -42,6 +42,7 @@ train_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         shards=['annotations/coco_karpathy_train.json', 'web/shards/*.tar'],
+        image_root='',
         pipeline=train_pipeline,
         seed=0,
     ),
