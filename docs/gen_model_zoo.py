@@ -32,6 +32,7 @@ TASK_PAGES: dict[str, tuple[str, str, str]] = {
     'BlipNLVR': ('nlvr', 'Natural language visual reasoning (NLVR2)', 'NLVR'),
     'BlipGrounding': ('grounding', 'Visual grounding', 'Grounding'),
     'BlipFeatureExtractor': ('feature', 'Pre-trained models (features)', 'Features'),
+    'BlipPretrain': ('pretrain', 'Pre-training', 'Pre-training'),
 }
 
 LEGEND = (

@@ -110,7 +110,7 @@ def test_overview_has_every_model_with_its_markers_and_numbers(models, pages):
 
 def test_one_page_per_task_lists_each_model_once(models, pages):
     task_pages = {name: page for name, page in pages.items() if name != 'index'}
-    assert set(task_pages) == {'caption', 'vqa', 'retrieval', 'nlvr', 'grounding', 'feature'}
+    assert set(task_pages) == {'caption', 'vqa', 'retrieval', 'nlvr', 'grounding', 'feature', 'pretrain'}
     for model in models:
         hits = [name for name, page in task_pages.items() if model['Name'] in table_rows(page)]
         assert len(hits) == 1, (model['Name'], hits)

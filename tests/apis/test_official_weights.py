@@ -122,5 +122,6 @@ def test_list_models_shows_the_vit_l_models():
         'blip-large_official_pretrain',
         'blip-large_official_retrieval',
         'blip-large_official_retrieval_flickr30k',
+        'blip-large_pretrain',  # a config without weights (the authors' are blip-large_official_pretrain)
     ]
     assert len(blip.list_models('*_official_*')) == 13 and len(blip.list_models('*_hf_*')) == 8

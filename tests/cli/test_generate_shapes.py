@@ -12,6 +12,8 @@ from blip.cli import generate_shapes
         (['--test', '-5'], 'argument --test: must be at least 1, got -5'),
         (['--image-size', '0'], 'argument --image-size: must be at least 32, got 0'),
         (['--val', 'many'], "argument --val: not an integer: 'many'"),
+        (['--web', '-1'], 'argument --web: must be at least 0, got -1'),
+        (['--web-shard-size', '0'], 'argument --web-shard-size: must be at least 1, got 0'),
     ],
 )
 def test_bad_sizes_are_named_before_anything_is_written(argv, message, tmp_path, capsys):
@@ -25,6 +27,9 @@ def test_bad_sizes_are_named_before_anything_is_written(argv, message, tmp_path,
 def test_the_function_checks_too(tmp_path):
     with pytest.raises(ValueError, match='train must be at least 1'):
         generate_shapes.generate(tmp_path, train=0)
+    with pytest.raises(ValueError, match='web_noise must be two fractions'):
+        generate_shapes.generate(tmp_path, web=4, web_noise=(0.6, 0.6))
+    assert not any(tmp_path.iterdir())
 
 
 def test_help_shows_the_defaults(capsys):

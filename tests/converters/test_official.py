@@ -151,32 +151,13 @@ def test_convert_tool_writes_a_strictly_loadable_checkpoint(tmp_path, capsys):
     assert torch.load(tmp_path / 'caption.pth', weights_only=True)['meta']['image_size'] == 384
 
 
-#: A pre-training model's names for the official pre-training modules (what issue 15's
-#: BlipPretrain may choose); every module is kept.
-PRETRAINING_NAMES = {
-    'visual_encoder': 'image_encoder.',
-    'visual_encoder_m': 'image_encoder_m.',
-    'text_encoder': 'text_encoder.',
-    'text_encoder_m': 'text_encoder_m.',
-    'text_decoder': 'text_decoder.',
-    'vision_proj': 'image_proj.',
-    'text_proj': 'text_proj.',
-    'vision_proj_m': 'image_proj_m.',
-    'text_proj_m': 'text_proj_m.',
-    'itm_head': 'itm_head.fc.',
-    'temp': 'temp',
-    'image_queue': 'itc_head.image_queue',
-    'text_queue': 'itc_head.text_queue',
-    'queue_ptr': 'itc_head.queue_ptr',
-}
-
-
 def test_the_pretraining_layout_table_keeps_every_key():
     from blip.converters import pretraining_conversion, text_derived
+    from blip.converters.official_pretrain import PRETRAIN_NAMES
     from blip.converters.tables import apply, plan
 
     conversion = pretraining_conversion(
-        PRETRAINING_NAMES,
+        PRETRAIN_NAMES,
         text_derived(encoders=('text_encoder.', 'text_encoder_m.'), decoders=('text_decoder.',)),
     )
     pretrained = official_state_dict('BLIP_Pretrain')
@@ -191,18 +172,17 @@ def test_the_pretraining_layout_table_keeps_every_key():
         is converted['text_decoder.bert.embeddings.word_embeddings.weight']
     )
     with pytest.raises(ValueError, match=r"no name for \['temp'\]"):
-        pretraining_conversion({k: v for k, v in PRETRAINING_NAMES.items() if k != 'temp'})
+        pretraining_conversion({k: v for k, v in PRETRAIN_NAMES.items() if k != 'temp'})
 
 
 def test_a_new_task_can_be_registered(monkeypatch):
     from blip.converters import official, pretraining_conversion, register_task
+    from blip.converters.official_pretrain import PRETRAIN_NAMES
 
     monkeypatch.setattr(official, 'TASK_MODELS', dict(official.TASK_MODELS))
     monkeypatch.setattr(official, 'CONVERSIONS', dict(official.CONVERSIONS))
-    register_task(
-        'pretrain', 'BlipPretrain', 224, {'BLIP_Pretrain': pretraining_conversion(PRETRAINING_NAMES)}
-    )
-    converted = official_to_blip(official_state_dict('BLIP_Pretrain'), 'pretrain')
+    register_task('new_task', 'BlipPretrain', 224, {'BLIP_Pretrain': pretraining_conversion(PRETRAIN_NAMES)})
+    converted = official_to_blip(official_state_dict('BLIP_Pretrain'), 'new_task')
     assert len(converted) == len(official_state_dict('BLIP_Pretrain'))
     with pytest.raises(NotConvertibleError, match='BlipPretrain'):
-        official_to_blip(official_state_dict('BLIP_Decoder'), 'pretrain')
+        official_to_blip(official_state_dict('BLIP_Decoder'), 'new_task')

@@ -42,6 +42,7 @@ COMMANDS = {
     'blip-convert-official',
     'blip-generate-shapes',
     'blip-publish-model',
+    'blip-capfilt',
 }
 IMAGE = REPO / 'demo/large-blue-circle.png'
 #: The README's quick-start caption of IMAGE.

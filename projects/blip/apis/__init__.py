@@ -4,6 +4,7 @@ import os
 
 import torch
 
+from .capfilt import CapFilt
 from .grounding_inferencer import GroundingInferencer
 from .inferencer import CaptionInferencer, Inferencer, build_inferencer
 from .model_zoo import ModelInfo, get_model, list_models, model_info, model_zoo_root
@@ -60,6 +61,7 @@ def inference_model(
 
 
 __all__ = [
+    'CapFilt',
     'CaptionInferencer',
     'GroundingInferencer',
     'Inferencer',

@@ -51,3 +51,9 @@ def generate_shapes() -> None:
 def publish_model() -> None:
     """``blip-publish-model SRC DST``: strip a checkpoint for release (:mod:`blip.cli.publish_model`)."""
     _run('publish_model')
+
+
+def capfilt() -> None:
+    """``blip-capfilt CORPUS OUT --captioner ... --filter ...``: bootstrap a corpus
+    (:mod:`blip.cli.capfilt`)."""
+    _run('capfilt')

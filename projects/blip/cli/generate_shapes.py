@@ -10,13 +10,21 @@ datasets, so the same dataset classes read them:
   yes/no, number and other answer types);
 * NLVR2: jsonl with image pairs in NLVR2's layout (train images in numbered
   sub-folders), three statements per pair;
-* RefCOCO: ``refs(unc).p`` and ``instances.json``.
+* RefCOCO: ``refs(unc).p`` and ``instances.json``;
+* with ``--web N``, a noisy "web" corpus of N more images for pre-training
+  and CapFilt (``web/``): alt-texts that are right, partly wrong (one colour,
+  shape, size or count changed) or wholly wrong (another scene's caption, or
+  text that is no caption at all), each labelled with its noise, in the
+  authors' JSON format (``web/web_corpus.json``) and as WebDataset shards as
+  img2dataset writes them (``web/shards/*.tar``).
 
-Splits never share an image. The output depends only on the seed and sizes:
+Splits never share an image. The output depends only on the seed and sizes
+(the web corpus is drawn last, so adding it leaves the other files as they are):
 ``python tools/generate_shapes.py data/shapes --seed 0 --train 600 --val 60 --test 100``.
 """
 
 import argparse
+import io
 import json
 import pickle
 from dataclasses import dataclass
@@ -342,26 +350,152 @@ def write_refcoco(writer: Writer, sizes: dict[str, int]) -> None:
 
 #: The smallest image size whose shapes are still recognisable (the small ones are 22 % of it).
 MIN_IMAGE_SIZE = 32
+#: The web corpus's kinds of alt-text (the ``noise`` label of each).
+WEB_NOISE = ('clean', 'partly wrong', 'wholly wrong')
+#: Alt-texts of web images that describe nothing (file names, shop and page text).
+WEB_JUNK = (
+    'image {n}',
+    'img_{n}.jpg',
+    'click here to see more',
+    'free shipping on all orders',
+    'photo by user{n}',
+    'thumbnail',
+    'download wallpaper {n}',
+    'best price today',
+)
+
+
+def partly_wrong(shapes: list[Shape], rng: np.random.RandomState) -> tuple[list[Shape], str]:
+    """The scene with one thing changed: a shape's colour, kind or size, or a shape more or fewer."""
+    changed = [Shape(s.kind, s.colour, s.size, s.box) for s in shapes]
+    target = changed[rng.randint(len(changed))]
+    choices = ['colour', 'kind', 'size', 'count']
+    change = choices[rng.randint(len(choices))]
+    if change == 'colour':
+        free = [c for c in COLOURS if all(s.colour != c for s in changed)]
+        old, target.colour = target.colour, free[rng.randint(len(free))]
+        return changed, f'colour {old} -> {target.colour}'
+    if change == 'kind':
+        free = [k for k in SHAPES if all(s.kind != k for s in changed)]
+        if free:
+            old, target.kind = target.kind, free[rng.randint(len(free))]
+            return changed, f'shape {old} -> {target.kind}'
+    if change == 'size' or len(changed) == 3 and change == 'kind':
+        old, target.size = target.size, 'large' if target.size == 'small' else 'small'
+        return changed, f'size {old} -> {target.size}'
+    if len(changed) > 1 and (len(changed) == 3 or rng.rand() < 0.5):
+        changed.remove(target)
+        return changed, f'count {len(shapes)} -> {len(changed)}'
+    colour = [c for c in COLOURS if all(s.colour != c for s in changed)][0]
+    kind = [k for k in SHAPES if all(s.kind != k for s in changed)][0]
+    changed.append(Shape(kind, colour, 'small', target.box))
+    return changed, f'count {len(shapes)} -> {len(changed)}'
+
+
+def web_alt_text(
+    shapes: list[Shape], rng: np.random.RandomState, noise: tuple[float, float], image_size: int
+) -> dict:
+    """An alt-text of a web image and its label: ``{'caption', 'noise', 'noise_detail'}``.
+
+    ``noise``: the fractions of partly and wholly wrong texts; the others are
+    one of the image's three captions. A partly wrong text is a caption of
+    the scene with one thing changed (:func:`partly_wrong`); a wholly wrong one
+    is the caption of an unrelated scene or, one time in four, text that is
+    not a caption.
+    """
+    draw_noise = rng.rand()
+    template = rng.randint(3)
+    right = captions(shapes)
+    if draw_noise < noise[0]:
+        while True:  # a change the text shows (the short caption names no sizes)
+            changed, detail = partly_wrong(shapes, rng)
+            if captions(changed)[template] not in right:
+                return dict(caption=captions(changed)[template], noise='partly wrong', noise_detail=detail)
+    if draw_noise < noise[0] + noise[1]:
+        if rng.rand() < 0.25:
+            junk = WEB_JUNK[rng.randint(len(WEB_JUNK))].format(n=rng.randint(10000))
+            return dict(caption=junk, noise='wholly wrong', noise_detail='not a caption')
+        while True:
+            other = captions(sample_scene(rng, image_size))[template]
+            if other not in right:
+                return dict(caption=other, noise='wholly wrong', noise_detail='another scene')
+    return dict(caption=right[template], noise='clean', noise_detail='')
+
+
+def write_web_corpus(
+    writer: Writer, count: int, noise: tuple[float, float] = (0.3, 0.3), shard_size: int = 250
+) -> None:
+    """``count`` web images with one labelled alt-text each: ``web/images/``, the
+    authors' JSON (``web/web_corpus.json``) and img2dataset-style shards
+    (``web/shards/{00000..}.tar``, with ``_stats.json``)."""
+    from blip.datasets.corpus_shards import ShardWriter
+
+    entries = []
+    shard_writer = None
+    for index in range(count):
+        if index % shard_size == 0:
+            if shard_writer is not None:
+                shard_writer.close()
+            shard_writer = ShardWriter(writer.root / f'web/shards/{index // shard_size:05d}.tar')
+        shapes = sample_scene(writer.rng, writer.image_size)
+        buffer = io.BytesIO()
+        draw(shapes, writer.image_size, writer.rng).save(buffer, format='JPEG', quality=95)
+        name = f'images/web_{index:06d}.jpg'
+        (writer.root / 'web' / name).parent.mkdir(parents=True, exist_ok=True)
+        (writer.root / 'web' / name).write_bytes(buffer.getvalue())
+        alt = web_alt_text(shapes, writer.rng, noise, writer.image_size)
+        entries.append(dict(image=name, **alt))
+        # img2dataset's keys: shard number and index, 9 digits.
+        key = f'{index // shard_size:05d}{index % shard_size:04d}'
+        text = dict(text=alt['caption'], source='web', noise=alt['noise'], noise_detail=alt['noise_detail'])
+        shard_writer.write(key, buffer.getvalue(), 'jpg', texts=[text], image=name, caption=alt['caption'])
+    if shard_writer is not None:
+        shard_writer.close()
+    writer.write_json('web/web_corpus.json', entries)
 
 
 def generate(
-    root: Path, seed: int = 0, train: int = 600, val: int = 60, test: int = 100, image_size: int = 96
+    root: Path,
+    seed: int = 0,
+    train: int = 600,
+    val: int = 60,
+    test: int = 100,
+    image_size: int = 96,
+    web: int = 0,
+    web_noise: tuple[float, float] = (0.3, 0.3),
+    web_shard_size: int = 250,
 ) -> Path:
     """Write the whole benchmark under ``root``; returns ``root``.
 
+    ``web``: images of the noisy web corpus (none by default); ``web_noise``:
+    the fractions of its partly and wholly wrong alt-texts; ``web_shard_size``:
+    images per shard.
+
     Raises:
-        ValueError: A split without images, or images under ``MIN_IMAGE_SIZE`` pixels.
+        ValueError: A split without images, images under ``MIN_IMAGE_SIZE``
+            pixels, a negative ``web``, web noise fractions outside [0, 1] or
+            summing to more than 1, or shards without images.
     """
     for name, count in (('train', train), ('val', val), ('test', test)):
         if count < 1:
             raise ValueError(f'{name} must be at least 1 (images per split), got {count}')
     if image_size < MIN_IMAGE_SIZE:
         raise ValueError(f'image_size must be at least {MIN_IMAGE_SIZE} pixels, got {image_size}')
+    if web < 0:
+        raise ValueError(f'web must be at least 0 (web images), got {web}')
+    if min(web_noise) < 0 or sum(web_noise) > 1:
+        raise ValueError(
+            f'web_noise must be two fractions of at least 0 summing to at most 1, got {web_noise}'
+        )
+    if web_shard_size < 1:
+        raise ValueError(f'web_shard_size must be at least 1 (images per shard), got {web_shard_size}')
     writer = Writer(Path(root), image_size, seed)
     sizes = {'train': train, 'val': val, 'test': test}
     write_captions_and_vqa(writer, sizes)
     write_nlvr2(writer, sizes)
     write_refcoco(writer, sizes)
+    if web:
+        write_web_corpus(writer, web, web_noise, web_shard_size)
     return writer.root
 
 
@@ -399,8 +533,28 @@ def main(argv=None):
         default=96,
         help='width and height of the images in pixels',
     )
+    parser.add_argument('--web', type=at_least(0), default=0, help='images of the noisy web corpus (web/)')
+    parser.add_argument(
+        '--web-noise',
+        type=float,
+        nargs=2,
+        default=(0.3, 0.3),
+        metavar=('PARTLY', 'WHOLLY'),
+        help='fractions of partly and wholly wrong web alt-texts',
+    )
+    parser.add_argument('--web-shard-size', type=at_least(1), default=250, help='web images per shard')
     args = parser.parse_args(argv)
-    root = generate(Path(args.root), args.seed, args.train, args.val, args.test, args.image_size)
+    root = generate(
+        Path(args.root),
+        args.seed,
+        args.train,
+        args.val,
+        args.test,
+        args.image_size,
+        args.web,
+        tuple(args.web_noise),
+        args.web_shard_size,
+    )
     print(f'shapes benchmark written to {root}')
 
 

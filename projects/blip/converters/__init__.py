@@ -4,12 +4,18 @@ Our checkpoint format is mmpretrain's parameter names. The authors' official
 BLIP checkpoints (:mod:`.official`) and Hugging Face's ``Blip*`` models
 (:mod:`.hf_blip`) are converted by pure ``state_dict -> state_dict``
 functions; :func:`to_blip` recognises the format and converts any of them.
+Our pre-training model (:class:`~blip.models.BlipPretrain`) has a format of
+its own (its attribute names): the official pre-training checkpoints convert
+into it, and its checkpoints into every task model as the official ones do
+(:mod:`.official_pretrain`, which registers the task ``'pretrain'`` with
+:mod:`.official`).
 """
 
 from collections.abc import Mapping
 
 from torch import Tensor
 
+from . import official_pretrain
 from .hf_blip import TASKS, guess_hf_task, hf_blip_to_blip, is_hf_blip
 from .mmpretrain_config import mmpretrain_model_config
 from .official import (
@@ -27,17 +33,21 @@ from .official import (
     register_task,
     text_derived,
 )
+from .official_pretrain import is_blip_pretrain, pretrain_to_official, pretrain_to_task
 
 #: Checkpoint formats :func:`to_blip` reads.
-FORMATS = ('blip', 'official', 'hf')
+FORMATS = ('blip', 'official', 'hf', 'blip-pretrain')
 
 
 def checkpoint_format(state_dict: Mapping[str, Tensor]) -> str:
-    """``'official'`` (Salesforce BLIP), ``'hf'`` (transformers) or ``'blip'`` (ours, mmpretrain's names)."""
+    """``'official'`` (Salesforce BLIP), ``'hf'`` (transformers), ``'blip-pretrain'``
+    (our pre-training model's) or ``'blip'`` (ours, mmpretrain's names)."""
     if is_official_blip(state_dict):
         return 'official'
     if is_hf_blip(state_dict):
         return 'hf'
+    if is_blip_pretrain(state_dict):
+        return 'blip-pretrain'
     return 'blip'
 
 
@@ -53,6 +63,8 @@ def to_blip(state_dict: Mapping[str, Tensor], task: str) -> Mapping[str, Tensor]
     kind = checkpoint_format(state_dict)
     if kind == 'official':
         return official_to_blip(state_dict, task)
+    if kind == 'blip-pretrain':
+        return state_dict if task == official_pretrain.TASK else pretrain_to_task(state_dict, task)
     if kind == 'hf':
         if task not in TASKS:
             raise NotConvertibleError(
@@ -68,6 +80,8 @@ def describe(state_dict: Mapping[str, Tensor]) -> str:
     kind = checkpoint_format(state_dict)
     if kind == 'official':
         return f'an official BLIP {official_class(state_dict).name} checkpoint{_vit(state_dict)}'
+    if kind == 'blip-pretrain':
+        return f'a BlipPretrain checkpoint{_vit(state_dict)}'
     if kind == 'hf':
         task = guess_hf_task(state_dict)
         model = TASKS[task].hf_model if task in TASKS else 'BLIP'
@@ -118,11 +132,14 @@ __all__ = [
     'guess_hf_task',
     'hf_blip_to_blip',
     'is_hf_blip',
+    'is_blip_pretrain',
     'is_official_blip',
     'mmpretrain_model_config',
     'module_towers',
     'official_class',
     'official_to_blip',
+    'pretrain_to_official',
+    'pretrain_to_task',
     'pretraining_conversion',
     'register_task',
     'text_derived',

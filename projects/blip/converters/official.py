@@ -321,9 +321,10 @@ def pretraining_conversion(ours: Mapping[str, str], derived: tuple[Derived, ...]
 
 
 def register_task(task: str, model: str, image_size: int, conversions: Mapping[str, Conversion]) -> None:
-    """Add a task to the official conversions (e.g. pre-training, issue 15):
-    ``conversions`` maps each official class it reads to its conversion; the
-    model class converts on loading when its ``checkpoint_task`` is ``task``."""
+    """Add a task to the official conversions (:mod:`.official_pretrain` adds
+    pre-training so): ``conversions`` maps each official class it reads to its
+    conversion; the model class converts on loading when its ``checkpoint_task``
+    is ``task``."""
     unknown = sorted(set(conversions) - set(CLASSES))
     if unknown:
         raise ValueError(f'unknown official classes {unknown}; known: {sorted(CLASSES)}')
@@ -581,9 +582,10 @@ def official_to_blip(
     Args:
         state_dict: The ``'model'`` entry of an official checkpoint (any of
             the classes in :data:`CLASSES`).
-        task: ``'caption'``, ``'vqa'``, ``'retrieval'``, ``'nlvr'`` or
-            ``'feature'`` (:data:`TASK_MODELS` lists the official classes each
-            converts from).
+        task: ``'caption'``, ``'vqa'``, ``'retrieval'``, ``'nlvr'``,
+            ``'feature'`` or a registered one (``'pretrain'``, see
+            :func:`register_task`); :data:`TASK_MODELS` lists the official
+            classes each converts from.
         image_size: Resample the position embeddings to this image size
             (bicubic, as the official ``interpolate_pos_embed``; the class
             token's row is kept). None keeps them: our image tower resamples

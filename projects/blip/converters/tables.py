@@ -9,6 +9,7 @@ every key a tower needs must be present, anything else is an error naming the
 keys. Nothing is downloaded and no model is built.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -243,6 +244,29 @@ def apply(conversion: Conversion, state_dict: Mapping[str, Tensor], mapping: Pla
             {copy + key[len(source) :]: converted[key] for key in list(converted) if key.startswith(source)}
         )
     return converted
+
+
+def source_names(conversion: Conversion, keys: list[str]) -> dict[str, str]:
+    """The conversion read backwards: our key -> the source key that
+    ``conversion`` renames into it, for each of ``keys`` it renames (derived,
+    fresh and copied tensors have no source key and are left out)."""
+    patterns = []
+    for source_prefix, our_prefix, tower in conversion.towers:
+        for entry in tower.renames:
+            if not isinstance(entry, Rename):
+                continue
+            for target in entry.targets:
+                for param in entry.params or ('',):
+                    pattern = re.escape(our_prefix + target + param).replace(r'\{i\}', r'(?P<i>\d+)')
+                    patterns.append((re.compile(pattern + '$'), source_prefix + entry.source + param))
+    names = {}
+    for key in keys:
+        for pattern, source in patterns:
+            match = pattern.match(key)
+            if match:
+                names[key] = source.format(**match.groupdict())
+                break
+    return names
 
 
 def listing(title: str, keys: list[str], limit: int = 30) -> str:

@@ -4,10 +4,12 @@ from .annotation_file import AnnotationError
 from .coco_caption import COCOCaption
 from .coco_retrieval import COCORetrieval
 from .coco_vqa import COCOVQA
+from .corpus_shards import CorpusSample, ShardWriter, read_shard
 from .flickr30k_caption import Flickr30kCaption
 from .flickr30k_retrieval import Flickr30kRetrieval
 from .grounding_transforms import RandomBoxCrop, RandomColorJitter, TranslatePad
 from .image_loading import ImageLoadError, LoadImageFromFile
+from .image_text_corpus import ImageTextCorpus
 from .msrvtt_retrieval import MSRVTTRetrieval
 from .nlvr2 import NLVR2
 from .nocaps import NoCaps
@@ -23,9 +25,11 @@ __all__ = [
     'COCOCaption',
     'COCORetrieval',
     'COCOVQA',
+    'CorpusSample',
     'Flickr30kCaption',
     'Flickr30kRetrieval',
     'ImageLoadError',
+    'ImageTextCorpus',
     'LoadImageFromFile',
     'LoadVideoFrames',
     'MSRVTTRetrieval',
@@ -36,9 +40,11 @@ __all__ = [
     'RandomColorJitter',
     'RefCOCO',
     'RetrievalDataset',
+    'ShardWriter',
     'TranslatePad',
     'VideoLoadError',
     'VisualGenomeQA',
     'build_answer_list',
     'load_answer_list',
+    'read_shard',
 ]

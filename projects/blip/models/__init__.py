@@ -5,6 +5,7 @@ from .blip_caption import BlipCaption
 from .blip_feature_extractor import BlipFeatureExtractor
 from .blip_grounding import BlipGrounding
 from .blip_nlvr import BlipNLVR
+from .blip_pretrain import BlipPretrain
 from .blip_retrieval import BlipRetrieval
 from .blip_vqa import BlipVQA
 from .data_preprocessor import BlipDataPreprocessor
@@ -26,6 +27,7 @@ __all__ = [
     'BlipGrounding',
     'BlipModel',
     'BlipNLVR',
+    'BlipPretrain',
     'BlipRetrieval',
     'BlipTokenizer',
     'BlipVQA',

@@ -2,6 +2,7 @@
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +73,13 @@ class BlipRetrieval(BlipModel):
     """
 
     checkpoint_task = 'retrieval'
+    #: The ITM hard negatives are drawn by the similarity of each image (text)
+    #: to the candidate texts (images) as their ``'online'`` features give it
+    #: (BLIP's retrieval fine-tuning) or their ``'momentum'`` features (its
+    #: pre-training); ``negative_floor`` is added to the sampling weights (see
+    #: :func:`negative_weights`).
+    negative_candidates: ClassVar[str] = 'online'
+    negative_floor: ClassVar[float] = 0.0
     checkpoint_names = {
         **_CHECKPOINT_NAMES,
         **{f'{ours}_m': f'{theirs}_m' for ours, theirs in _CHECKPOINT_NAMES.items()},
@@ -218,10 +226,29 @@ class BlipRetrieval(BlipModel):
         Returns:
             ``(P,)`` logits, on the model's device.
         """
+        return self._itm_logits(image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size)[
+            :, 1
+        ]
+
+    def match_probabilities(
+        self,
+        image_embeds: torch.Tensor,
+        text_ids: torch.Tensor,
+        text_attn_mask: torch.Tensor,
+        image_rows: torch.Tensor,
+        text_rows: torch.Tensor,
+        batch_size: int | None = None,
+    ) -> torch.Tensor:
+        """ITM probability of "match" (the softmax of the head's two logits) of
+        the pairs ``(image_rows[p], text_rows[p])``; arguments as :meth:`match_logits`."""
+        logits = self._itm_logits(image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size)
+        return logits.float().softmax(dim=-1)[:, 1]
+
+    def _itm_logits(self, image_embeds, text_ids, text_attn_mask, image_rows, text_rows, batch_size):
         batch_size = batch_size or self.rerank_batch_size
         length = int(text_attn_mask.any(dim=0).nonzero().max()) + 1
         text_ids, text_attn_mask = text_ids[:, :length], text_attn_mask[:, :length]
-        logits = [torch.empty(0, device=self.device)]
+        logits = [torch.empty(0, 2, device=self.device)]
         for start in range(0, len(image_rows), batch_size):
             images, image_index = torch.unique(image_rows[start : start + batch_size], return_inverse=True)
             rows = text_rows[start : start + batch_size].to(text_ids.device)
@@ -233,7 +260,7 @@ class BlipRetrieval(BlipModel):
                 image_embeds[images.to(image_embeds.device)].to(self.device),
                 image_index=image_index.to(self.device),
             )
-            logits.append(self.itm_head(states[:, 0])[:, 1])
+            logits.append(self.itm_head(states[:, 0]))
         return torch.cat(logits)
 
     def pair_logits(self, feats: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -300,6 +327,13 @@ class BlipRetrieval(BlipModel):
         the same image share it). The call updates the momentum encoders and
         the ITC queues, in BLIP's order.
         """
+        return self.retrieval_losses(images, data_samples)[0]
+
+    def retrieval_losses(
+        self, images: torch.Tensor, data_samples: list[DataSample]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The losses of :meth:`loss`, and the features they were computed from
+        (:meth:`extract_feat`'s, with the tower outputs)."""
         if self.inference_only:
             raise RuntimeError(
                 'this BlipRetrieval is inference_only: '
@@ -315,10 +349,15 @@ class BlipRetrieval(BlipModel):
         losses = self.itc_head.loss(
             feats['image_feat'], feats['text_feat'], image_feat_m, text_feat_m, image_ids
         )
-        losses.update(self._itm_loss(feats, image_ids))
-        return losses
+        # The candidates of the hard negatives are scored by the online or the momentum features.
+        momentum = self.negative_candidates == 'momentum'
+        candidates = dict(image_feat=image_feat_m, text_feat=text_feat_m) if momentum else feats
+        losses.update(self._itm_loss(feats, image_ids, candidates))
+        return losses, feats
 
-    def _itm_loss(self, feats: dict[str, torch.Tensor], image_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _itm_loss(
+        self, feats: dict[str, torch.Tensor], image_ids: torch.Tensor, candidates: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         text_ids = feats['text_ids'].clone()
         text_ids[:, 0] = self.tokenizer.enc_token_id
         text_mask, image_embeds = feats['text_attn_mask'], feats['image_embeds']
@@ -332,10 +371,16 @@ class BlipRetrieval(BlipModel):
                     'ITM hard negatives: every sample of the batch has the same image_id, so there '
                     'is no negative to draw; give samples of different images'
                 )
-            weights_i2t = F.softmax(feats['image_feat'] @ gather(feats['text_feat']).t() / self.temp, dim=1)
-            weights_t2i = F.softmax(feats['text_feat'] @ gather(feats['image_feat']).t() / self.temp, dim=1)
-            weights_i2t.masked_fill_(same_image, 0)
-            weights_t2i.masked_fill_(same_image, 0)
+            weights_i2t = negative_weights(
+                feats['image_feat'] @ gather(candidates['text_feat']).t() / self.temp,
+                same_image,
+                self.negative_floor,
+            )
+            weights_t2i = negative_weights(
+                feats['text_feat'] @ gather(candidates['image_feat']).t() / self.temp,
+                same_image,
+                self.negative_floor,
+            )
         # Each text with an image it does not match, each image with a text it does
         # not match; gradients flow back to the other processes' image embeddings.
         # One draw per row, texts first, as BLIP draws them: the same random
@@ -379,6 +424,19 @@ def _encode_images(images: torch.Tensor, tower: nn.Module, proj: nn.Module):
             f'BlipRetrieval expects images (B, 3, H, W) or videos (B, F, 3, H, W), got {tuple(images.shape)}'
         )
     return embeds, F.normalize(feat, dim=-1)
+
+
+def negative_weights(similarity: torch.Tensor, same_image: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
+    """Sampling weights of the ITM hard negatives of each row of ``similarity``.
+
+    The softmax of the contrastive similarities (temperature applied), plus
+    ``floor`` (BLIP's pre-training adds 1e-4, its retrieval fine-tuning
+    nothing), and zero where the row's own image is (``same_image``).
+    """
+    weights = F.softmax(similarity, dim=1)
+    if floor:
+        weights = weights + floor
+    return weights.masked_fill_(same_image, 0)
 
 
 def _draw_per_row(weights: torch.Tensor) -> torch.Tensor:

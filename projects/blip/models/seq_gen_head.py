@@ -12,6 +12,28 @@ from .generation import GenerationConfig, generate
 IGNORE_INDEX = -100
 
 
+def lm_loss(
+    decoder: nn.Module,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    image_embeds: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Mean (label-smoothed) cross-entropy of each next token of a :class:`TextDecoder`.
+
+    ``labels`` are aligned with ``input_ids``: the decoder's output at
+    position ``i - 1`` predicts ``labels[:, i]``; :data:`IGNORE_INDEX` labels
+    (prompt, padding) are left out. The LM head runs only where there is a
+    label: over BERT's 30524 words it is most of the work.
+    """
+    states = decoder.bert(input_ids, attention_mask, image_embeds=image_embeds, causal=True)
+    targets = labels[:, 1:]
+    kept = targets != IGNORE_INDEX
+    logits = decoder.cls(states[:, :-1][kept])
+    return F.cross_entropy(logits, targets[kept], label_smoothing=label_smoothing)
+
+
 @MODELS.register_module()
 class SeqGenerationHead(nn.Module):
     """Teacher-forced LM loss and generation over a :class:`TextDecoder`.
@@ -39,13 +61,7 @@ class SeqGenerationHead(nn.Module):
         ``labels`` are aligned with ``input_ids`` (position ``i`` is the target of
         the logits at ``i - 1``); the shift happens here.
         """
-        logits = self.decoder(input_ids, attention_mask, image_embeds=image_embeds)
-        loss = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1),
-            labels[:, 1:].flatten(),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=self.label_smoothing,
-        )
+        loss = lm_loss(self.decoder, input_ids, labels, image_embeds, attention_mask, self.label_smoothing)
         return {'seq_gen_lm_loss': loss}
 
     @torch.no_grad()

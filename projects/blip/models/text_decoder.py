@@ -61,6 +61,33 @@ class TextDecoder(nn.Module):
     def config(self) -> TextConfig:
         return self.bert.config
 
+    def share_with_encoder(self, encoder: TextTransformer) -> None:
+        """Take ``encoder``'s modules for everything but self-attention, as BLIP's
+        pre-training ties its text encoder and decoder.
+
+        Afterwards the two share the word and position embeddings and their
+        LayerNorm, and in every layer the cross-attention, the intermediate
+        and the output block (the same parameter objects, trained by both);
+        each keeps its own self-attention, its own dropout modules and
+        position-id buffer, and the decoder its LM head, whose output
+        projection stays tied to the (shared) word embeddings.
+        """
+        if encoder.config != self.config:
+            raise ValueError(
+                'share_with_encoder: the text encoder and decoder must have the same config, got '
+                f'{encoder.config} and {self.config}'
+            )
+        embeddings, own = encoder.embeddings, self.bert.embeddings
+        own.word_embeddings = embeddings.word_embeddings
+        own.position_embeddings = embeddings.position_embeddings
+        own.LayerNorm = embeddings.LayerNorm
+        for ours, theirs in zip(self.bert.layers, encoder.layers, strict=True):
+            if encoder.config.add_cross_attention:
+                ours.crossattention = theirs.crossattention
+            ours.intermediate = theirs.intermediate
+            ours.output = theirs.output
+        self.cls.predictions.decoder.weight = own.word_embeddings.weight
+
     def forward(
         self,
         input_ids: torch.Tensor,

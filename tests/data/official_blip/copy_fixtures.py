@@ -15,8 +15,7 @@ code) are ~24 MB; the tests need ~0.4 MB of them:
   Pillow 12 resamples the portrait image 1 up to 3 levels differently from
   the fixtures' Pillow 13); the tests normalise them and check the result
   against the recorded sha256;
-* ``<task>_outputs.json.gz`` and ``<task>_outputs.pt`` of every task but
-  pre-training (whose losses belong to the pre-training model);
+* ``<task>_outputs.json.gz`` and ``<task>_outputs.pt`` of every task;
 * ``fullsize.json.gz``: the full-size key manifests (names, shapes, counts),
   ``load_checkpoint_dryrun.json`` and ``checkpoint_map.json``;
 * ``tiny_configs/``: the tiny BERT configs.
@@ -36,7 +35,7 @@ HERE = Path(__file__).parent
 #: The official test transform's normalisation.
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
-TASKS = ('caption', 'vqa', 'retrieval', 'nlvr', 'itm', 'feature_extractor', 'load_demos')
+TASKS = ('caption', 'vqa', 'retrieval', 'nlvr', 'itm', 'feature_extractor', 'load_demos', 'pretrain')
 MANIFEST_FIELDS = (
     'class',
     'vit',
