@@ -21,7 +21,7 @@ from shapes_e2e import (
 )
 
 CONFIG = 'configs/blip/blip-tiny_shapes_nlvr.py'
-EPOCHS = 8
+EPOCHS = 12
 
 
 @pytest.fixture(scope='module')
