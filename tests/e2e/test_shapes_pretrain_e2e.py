@@ -45,7 +45,7 @@ def pretrained(corpus_root, tmp_path_factory):
         'train_dataloader.batch_size=8',
         'default_hooks.checkpoint.interval=1',
     ]
-    result = dist('dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir), options=options, port=29651)
+    result = dist('dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir), options=options, port=29661)
     return work_dir, result.stdout + result.stderr
 
 
