@@ -47,10 +47,16 @@ train_dataloader = dict(
         seed=0,
     ),
 )
+# The shapes test split is annotations/coco_karpathy_test.json, images below data_root.
 test_dataloader = dict(
     loader,
     batch_size=32,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline),
+    dataset=dict(
+        data_root=data_root,
+        ann_file='annotations/coco_karpathy_test.json',
+        data_prefix='',
+        pipeline=test_pipeline,
+    ),
 )
 
 optim_wrapper = dict(optimizer=dict(lr=3e-3, weight_decay=0.01))

@@ -1,0 +1,67 @@
+"""Bootstrapping in small: the filter makes the pre-training corpus cleaner.
+
+Steps 1-4 of tools/benchmark_bootstrap.py's story at ``--sizes small``: a tiny
+BLIP pre-trained on (a)'s corpus (clean captions and a web corpus whose
+alt-texts are labelled clean, partly wrong or wholly wrong) is fine-tuned into
+a filter, and tools/capfilt.py filters the web corpus into (b)'s. The labels
+tell whether (b)'s web texts are cleaner than (a)'s. The downstream half
+(pre-training on each corpus, fine-tuning, testing) is the benchmark's table
+in docs/user_guides/bootstrap.md: it takes minutes per seed.
+
+In the suite's minute the filter learns little: measured for seeds 0-4, its
+precision exceeded the noisy share (60%) by 16.2, 7.3, 5.7, 11.4 and 1.8
+points, and the probability that it scored a clean text above a noisy one
+was 0.69, 0.62, 0.55, 0.61 and 0.49 (seed 4: no better than chance). The
+test asks for better than removing texts at random; the full-size filters
+scored 0.72, 0.79 and 0.84 (seeds 0-2).
+
+``--train-seeds 0,1,2,3,4`` runs the story for each seed (the default: 0).
+"""
+
+import pytest
+import torch
+
+from benchmark_bootstrap import (
+    REPO,
+    RETRIEVAL,
+    SIZES,
+    capfilt,
+    filter_quality,
+    finetune,
+    generate_data,
+    pretrain,
+)
+
+SMALL = SIZES['small']
+#: The noisy share (partly and wholly wrong) of the web texts, in percent.
+NOISY_SHARE = 100 * sum(SMALL.web_noise)
+#: Loaded by tools/capfilt.py but unused: the small story samples no captions.
+CAPTIONER = REPO / 'checkpoints/blip-tiny_shapes_caption-7ad54e8c.pth'
+
+
+@pytest.fixture(scope='module')
+def filtered(train_seed, tmp_path_factory):
+    """(a) pre-trained and fine-tuned into the filter, and the web corpus filtered
+    by it, on one thread (the suite's CPU budget; about a minute)."""
+    work = tmp_path_factory.mktemp('bootstrap')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = generate_data(work / 'data', SMALL, data_seed=0)
+        corpus = ['annotations/coco_karpathy_train.json', 'web/shards/*.tar']
+        pretrained = pretrain(root, work / 'pretrain', corpus, 3 * SMALL.clean + SMALL.web, SMALL, train_seed)
+        filter = finetune(RETRIEVAL, pretrained, root, work / 'filter', SMALL, train_seed)
+        summary = capfilt(root, work / 'capfilt', CAPTIONER, filter, SMALL, train_seed)
+    finally:
+        torch.set_num_threads(threads)
+    quality = filter_quality(work / 'capfilt')
+    print(f'seed {train_seed}: {summary}; filter {quality}')
+    return summary, quality
+
+
+def test_the_filtered_web_texts_are_cleaner(filtered):
+    """Among the web texts the filter removed, the noisy share (its precision)
+    exceeds their share of the web corpus: the texts it keeps are cleaner."""
+    summary, quality = filtered
+    assert 0 < summary['web_kept'] < summary['web_texts'], summary
+    assert quality['precision'] > NOISY_SHARE, quality
