@@ -98,11 +98,13 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope='session')
 def shapes_retrieval_model(shapes_root, train_seed, tmp_path_factory):
-    """The tiny retrieval model trained on the shapes captions (tools/train.py, 5
-    epochs): the retrieval tests test it and the NLVR tests fine-tune from it, as
-    BLIP fine-tunes NLVR2 from a model that has learned images and texts."""
-    from shapes_e2e import RETRIEVAL_CONFIG, train_model
+    """The tiny retrieval model trained on the shapes captions (tools/train.py):
+    the retrieval tests test it and the NLVR tests fine-tune from it, as BLIP
+    fine-tunes NLVR2 from a model that has learned images and texts."""
+    from mmengine.config import Config
+
+    from shapes_e2e import REPO, RETRIEVAL_CONFIG, train_model
 
     work_dir = tmp_path_factory.mktemp('retrieval')
     train_model(RETRIEVAL_CONFIG, work_dir, [f'data_root={shapes_root}', f'randomness.seed={train_seed}'])
-    return work_dir / 'epoch_5.pth'
+    return work_dir / f'epoch_{Config.fromfile(REPO / RETRIEVAL_CONFIG).train_cfg.max_epochs}.pth'
