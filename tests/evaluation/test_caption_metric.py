@@ -17,7 +17,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 import blip  # noqa: F401  (registers the blip scope)
-from blip.evaluation import CaptionMetric, caption_metric
+from blip.evaluation import CaptionMetric, caption_metric, meteor, ptb_tokenizer, spice
 from blip.evaluation.java_tools import pycocoevalcap_dir
 from blip.evaluation.ptb_tokenizer import corenlp_jar, tokenize
 from blip.evaluation.spice import SpiceScorer
@@ -415,16 +415,31 @@ TRICKY_CAPTIONS = [
 ]
 
 
-def package_snapshot() -> dict:
-    return {
-        str(p): p.stat().st_mtime_ns for p in pycocoevalcap_dir().rglob('*') if '__pycache__' not in p.parts
-    }
+@pytest.fixture
+def private_package(tmp_path, monkeypatch):
+    """pycocoevalcap's files, linked into a folder only this test uses, as the
+    package our scorers find: another process running pycocoevalcap's own
+    PTBTokenizer meanwhile writes its temporary files next to the real jar."""
+    real = pycocoevalcap_dir()
+    root = tmp_path / 'pycocoevalcap'
+    for path in real.rglob('*'):
+        if path.is_file() and '__pycache__' not in path.parts and not path.name.startswith('tmp'):
+            link = root / path.relative_to(real)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path)
+    for module in (ptb_tokenizer, meteor, spice):
+        monkeypatch.setattr(module, 'pycocoevalcap_dir', lambda: root)
+    return root
 
 
-def test_tokenizer_matches_pycocoevalcap_and_writes_nothing_to_its_package():
-    before = package_snapshot()
+def snapshot(folder: Path) -> dict:
+    return {str(p): p.lstat().st_mtime_ns for p in [folder, *folder.rglob('*')]}
+
+
+def test_tokenizer_matches_pycocoevalcap_and_writes_nothing_to_its_package(private_package):
+    before = snapshot(private_package)
     ours = tokenize(TRICKY_CAPTIONS)
-    assert package_snapshot() == before
+    assert snapshot(private_package) == before
     assert ours[0] == 'a man riding a horse on the beach'
     if package_is_writable():
         from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
@@ -445,9 +460,9 @@ def test_tokenizer_works_from_a_read_only_folder(tmp_path):
         read_only.chmod(stat.S_IRWXU)
 
 
-def test_metric_writes_nothing_to_the_pycocoevalcap_package(fake_meteor, tmp_path):
-    before = package_snapshot()
+def test_metric_writes_nothing_to_the_pycocoevalcap_package(fake_meteor, private_package, tmp_path):
+    before = snapshot(private_package)
     metric = CaptionMetric(output_dir=str(tmp_path))
     metric.process(None, prediction_samples(with_ground_truth=True))
     assert list(metric.evaluate(len(PREDICTIONS))) == METRIC_NAMES
-    assert package_snapshot() == before
+    assert snapshot(private_package) == before
