@@ -9,13 +9,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
 
-#: Test files that share a session fixture (the trained shapes retrieval model):
-#: one process runs them, so the model is trained once.
-SHARED_FILES = {
-    'test_shapes_retrieval_e2e.py': 'shapes_retrieval',
-    'test_shapes_nlvr_e2e.py': 'shapes_retrieval',
-}
-
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # One thread per test process: several processes share the cores, and the
     # results do not depend on the thread count.
@@ -23,14 +16,6 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """With ``-n N --dist loadgroup`` (the README's command) a test file runs on
-    one process, as its module fixtures (a trained model) are built once."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_FILES.get(item.path.name, str(item.path))))
 
 
 @pytest.fixture(scope='session')
