@@ -75,6 +75,7 @@ def test_two_process_training(options, tmp_path):
         'train_cfg.max_epochs=1',
         'param_scheduler.1.end=1',
         'train_dataloader.dataset.indices=64',
+        *['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'],
     ]
     result = dist('dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path), options=short, port=29612)
     log = result.stdout + result.stderr
@@ -83,11 +84,13 @@ def test_two_process_training(options, tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_result(options, tmp_path):
-    """Kill a run during epoch 4 (after its epoch-3 checkpoint) and resume it: it
+    """Kill a run during epoch 3 (after its epoch-2 checkpoint) and resume it: it
     ends with exactly the weights of an uninterrupted run of the same seed."""
-    # 160 training captions (10 iterations an epoch) keep the three runs short.
+    # 160 training captions (10 iterations an epoch), 4 epochs, no validation:
+    # the three runs stay short.
     small = [*options, 'train_dataloader.dataset.indices=160', 'default_hooks.logger.interval=1']
     small += ['default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+    small += ['train_cfg.max_epochs=4', 'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
     train_model(CONFIG, tmp_path / 'uninterrupted', small)
 
     work_dir = tmp_path / 'killed'
@@ -99,18 +102,18 @@ def test_killed_run_resumes_to_the_same_result(options, tmp_path):
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 600
         while (
-            not re.search(r'Epoch\(train\)\s+\[4\]\[\s*1/', log_path.read_text()) and process.poll() is None
+            not re.search(r'Epoch\(train\)\s+\[3\]\[\s*1/', log_path.read_text()) and process.poll() is None
         ):
-            assert time.time() < deadline, 'the run did not reach epoch 4'
+            assert time.time() < deadline, 'the run did not reach epoch 3'
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert (work_dir / 'epoch_3.pth').exists() and not (work_dir / 'epoch_6.pth').exists()
+    assert (work_dir / 'epoch_2.pth').exists() and not (work_dir / 'epoch_4.pth').exists()
 
     result = train_model(CONFIG, work_dir, small, '--resume')
-    assert 'resumed epoch: 3' in result.stdout + result.stderr
-    resumed = torch.load(work_dir / 'epoch_6.pth', weights_only=True)['state_dict']
-    uninterrupted = torch.load(tmp_path / 'uninterrupted/epoch_6.pth', weights_only=True)['state_dict']
+    assert 'resumed epoch: 2' in result.stdout + result.stderr
+    resumed = torch.load(work_dir / 'epoch_4.pth', weights_only=True)['state_dict']
+    uninterrupted = torch.load(tmp_path / 'uninterrupted/epoch_4.pth', weights_only=True)['state_dict']
     # Same seed, restored optimizer, schedule and random streams: equal weights.
     for key, value in uninterrupted.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)

@@ -9,6 +9,7 @@
 
 import importlib
 import re
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -229,9 +230,16 @@ def test_infer_tool_takes_the_precision(monkeypatch, capsys):
 def test_benchmark_tool_runs_and_reports(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
     benchmark = importlib.import_module('benchmark')
+    # The trained model's agreement on 20 scenes instead of 200 (most of the tool's time).
+    monkeypatch.setattr(
+        benchmark, 'trained_model_agreement', partial(benchmark.trained_model_agreement, num_images=20)
+    )
     args = ['--size', 'tiny', '--tasks', 'caption', 'vqa', '--batch-sizes', '2', '--threads', '1']
     results = benchmark.main(args)
     lines = capsys.readouterr().out.strip().splitlines()
+    assert any(
+        line.startswith('trained model (blip-tiny_shapes_caption, 20 shapes scenes)') for line in lines
+    )
     assert re.fullmatch(r'caption speedup vs transformers: \d+\.\d\dx \(identical captions 2/2\)', lines[-1])
     assert re.fullmatch(r'vqa speedup vs transformers: \d+\.\d\dx \(identical answers 2/2\)', lines[-2])
     assert any('blip bfloat16' in line and 'identical captions' in line for line in lines)
