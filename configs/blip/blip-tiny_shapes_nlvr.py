@@ -4,8 +4,10 @@
 # use the averaged two-image cross-attention (the merge layer starts at layer 6).
 # Like BLIP's NLVR2 fine-tuning, it starts from a model that has learned images
 # and texts (set load_from): from scratch the tiny towers learn nothing from
-# true/false labels in 12 epochs. The tests start it from the shapes retrieval
-# model (tests/shapes_e2e.py: retrieval_to_nlvr).
+# true/false labels in 8 epochs. The tests start it from the shapes retrieval
+# model (tests/shapes_e2e.py: retrieval_to_nlvr); 20 epochs, as after 12 two
+# seeds in five stayed within 8 points of the text-only 53.3% (test1, seeds
+# 0-4 after 20: 77.3, 73.3, 76.0, 80.0, 85.3%).
 _base_ = ['./blip-base_nlvr.py', './_base_/models/blip-tiny.py']
 
 data_root = 'data/shapes/nlvr2'
@@ -47,8 +49,8 @@ test_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, 
 optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.01, fused=True))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=20),
 ]
-train_cfg = dict(max_epochs=12, val_interval=12)
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=12, max_keep_ckpts=1))
+train_cfg = dict(max_epochs=20, val_interval=20)
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=20, max_keep_ckpts=1))
 randomness = dict(seed=0)

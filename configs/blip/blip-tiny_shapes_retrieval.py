@@ -38,7 +38,10 @@ test_pipeline = [
     dict(type='PackInputs', algorithm_keys=['text', 'gt_text_id', 'gt_image_id'], meta_keys=['image_id']),
 ]
 loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(loader, batch_size=16, dataset=dict(data_root=data_root, pipeline=train_pipeline))
+# Batch 32: twice the in-batch negatives of 16. With 16 (5 or 10 epochs) one
+# seed in five stayed near R@1 20%; with 32 and 10 epochs seeds 0-4 reached
+# i2t R@1 36-64% and t2i R@1 33-60%.
+train_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 
@@ -47,8 +50,8 @@ test_dataloader = dict(loader, batch_size=32, dataset=dict(data_root=data_root, 
 optim_wrapper = dict(optimizer=dict(lr=3e-3, weight_decay=0.01, fused=True))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10),
 ]
-train_cfg = dict(max_epochs=5, val_interval=5)
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=5, max_keep_ckpts=1))
+train_cfg = dict(max_epochs=10, val_interval=10)
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=10, max_keep_ckpts=1))
 randomness = dict(seed=0)
