@@ -11,8 +11,10 @@ import collections
 import json
 
 import pytest
+from mmengine.config import Config
 
 from shapes_e2e import (
+    REPO,
     data_root_options,
     dist_test_metrics,
     evaluate_checkpoint,
@@ -21,7 +23,7 @@ from shapes_e2e import (
 )
 
 CONFIG = 'configs/blip/blip-tiny_shapes_nlvr.py'
-EPOCHS = 12
+EPOCHS = Config.fromfile(REPO / CONFIG).train_cfg.max_epochs
 
 
 @pytest.fixture(scope='module')
