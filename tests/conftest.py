@@ -86,10 +86,9 @@ def shapes_retrieval_model(shapes_root, train_seed, tmp_path_factory):
     """The tiny retrieval model trained on the shapes captions (tools/train.py):
     the retrieval tests test it and the NLVR tests fine-tune from it, as BLIP
     fine-tunes NLVR2 from a model that has learned images and texts."""
-    from mmengine.config import Config
-
-    from shapes_e2e import REPO, RETRIEVAL_CONFIG, train_model
+    from shapes_e2e import RETRIEVAL_CONFIG, train_checkpoint
 
     work_dir = tmp_path_factory.mktemp('retrieval')
-    train_model(RETRIEVAL_CONFIG, work_dir, [f'data_root={shapes_root}', f'randomness.seed={train_seed}'])
-    return work_dir / f'epoch_{Config.fromfile(REPO / RETRIEVAL_CONFIG).train_cfg.max_epochs}.pth'
+    return train_checkpoint(
+        RETRIEVAL_CONFIG, work_dir, [f'data_root={shapes_root}', f'randomness.seed={train_seed}']
+    )

@@ -37,6 +37,19 @@ def train_model(config: str, work_dir: Path, options: list[str], *extra: str) ->
     )
 
 
+#: ``--cfg-options`` that train without validating: mmengine validates after
+#: the last epoch whatever ``train_cfg.val_interval`` says.
+NO_VALIDATION = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
+
+
+def train_checkpoint(config: str, work_dir: Path, options: list[str]) -> Path:
+    """Train ``config`` on its own schedule (tools/train.py); its last checkpoint."""
+    from mmengine.config import Config
+
+    train_model(config, work_dir, options)
+    return work_dir / f'epoch_{Config.fromfile(REPO / config).train_cfg.max_epochs}.pth'
+
+
 def evaluate_checkpoint(config: str, checkpoint: Path, work_dir: Path, options: list[str]) -> dict:
     run(
         [

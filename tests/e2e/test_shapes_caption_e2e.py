@@ -15,22 +15,28 @@ import torch
 
 from blip.datasets.coco_caption import image_id_from_file_name
 from blip.evaluation import CaptionMetric
-from shapes_e2e import REPO, data_root_options, dist, evaluate_checkpoint, train_model
+from shapes_e2e import (
+    NO_VALIDATION,
+    REPO,
+    data_root_options,
+    dist,
+    evaluate_checkpoint,
+    train_checkpoint,
+    train_model,
+)
 
 CONFIG = 'configs/blip/blip-tiny_shapes_caption.py'
-SCHEDULE = ['train_cfg.val_interval=100']
 
 
 @pytest.fixture(scope='module')
 def options(shapes_root):
-    return data_root_options(shapes_root) + SCHEDULE
+    return data_root_options(shapes_root)
 
 
 @pytest.fixture(scope='module')
 def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('caption')
-    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
-    return work_dir / 'epoch_6.pth'
+    return train_checkpoint(CONFIG, work_dir, [*options, *NO_VALIDATION, f'randomness.seed={train_seed}'])
 
 
 @pytest.fixture(scope='module')
@@ -75,7 +81,7 @@ def test_two_process_training(options, tmp_path):
         'train_cfg.max_epochs=1',
         'param_scheduler.1.end=1',
         'train_dataloader.dataset.indices=64',
-        *['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'],
+        *NO_VALIDATION,
     ]
     result = dist('dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path), options=short, port=29612)
     log = result.stdout + result.stderr
@@ -90,7 +96,7 @@ def test_killed_run_resumes_to_the_same_result(options, tmp_path):
     # the three runs stay short.
     small = [*options, 'train_dataloader.dataset.indices=160', 'default_hooks.logger.interval=1']
     small += ['default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1']
-    small += ['train_cfg.max_epochs=4', 'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
+    small += ['train_cfg.max_epochs=4', *NO_VALIDATION]
     train_model(CONFIG, tmp_path / 'uninterrupted', small)
 
     work_dir = tmp_path / 'killed'

@@ -12,10 +12,9 @@ import pickle
 
 import pytest
 import torch
-from mmengine.config import Config
 from torchvision.ops import box_iou
 
-from shapes_e2e import REPO, data_root_options, dist_test_metrics, evaluate_checkpoint, train_model
+from shapes_e2e import data_root_options, dist_test_metrics, evaluate_checkpoint, train_checkpoint
 
 CONFIG = 'configs/blip/blip-tiny_shapes_refcoco.py'
 
@@ -28,8 +27,7 @@ def options(shapes_root):
 @pytest.fixture(scope='module')
 def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('grounding')
-    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
-    return work_dir / f'epoch_{Config.fromfile(REPO / CONFIG).train_cfg.max_epochs}.pth'
+    return train_checkpoint(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
 
 
 @pytest.fixture(scope='module')

@@ -11,19 +11,16 @@ import collections
 import json
 
 import pytest
-from mmengine.config import Config
 
 from shapes_e2e import (
-    REPO,
     data_root_options,
     dist_test_metrics,
     evaluate_checkpoint,
     retrieval_to_nlvr,
-    train_model,
+    train_checkpoint,
 )
 
 CONFIG = 'configs/blip/blip-tiny_shapes_nlvr.py'
-EPOCHS = Config.fromfile(REPO / CONFIG).train_cfg.max_epochs
 
 
 @pytest.fixture(scope='module')
@@ -35,8 +32,9 @@ def options(shapes_root):
 def trained(options, train_seed, shapes_retrieval_model, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('nlvr')
     start = retrieval_to_nlvr(shapes_retrieval_model, work_dir / 'from_retrieval.pth')
-    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}', f'load_from={start}'])
-    return work_dir / f'epoch_{EPOCHS}.pth'
+    return train_checkpoint(
+        CONFIG, work_dir, [*options, f'randomness.seed={train_seed}', f'load_from={start}']
+    )
 
 
 @pytest.fixture(scope='module')

@@ -6,13 +6,11 @@ import collections
 import json
 
 import pytest
-from mmengine.config import Config
 
 from blip.evaluation.vqa_metric import vqa_accuracy
-from shapes_e2e import REPO, data_root_options, dist_test_metrics, evaluate_checkpoint, train_model
+from shapes_e2e import data_root_options, dist_test_metrics, evaluate_checkpoint, train_checkpoint
 
 CONFIG = 'configs/blip/blip-tiny_shapes_vqa.py'
-EPOCHS = Config.fromfile(REPO / CONFIG).train_cfg.max_epochs
 
 
 @pytest.fixture(scope='module')
@@ -26,8 +24,7 @@ def options(shapes_root):
 @pytest.fixture(scope='module')
 def trained(options, train_seed, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('vqa')
-    train_model(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
-    return work_dir / f'epoch_{EPOCHS}.pth'
+    return train_checkpoint(CONFIG, work_dir, [*options, f'randomness.seed={train_seed}'])
 
 
 @pytest.fixture(scope='module')
