@@ -22,6 +22,8 @@ import pytest
 import torch
 
 from benchmark_bootstrap import (
+    CAPTION,
+    CAPTION_LENGTHS,
     REPO,
     RETRIEVAL,
     SIZES,
@@ -65,3 +67,25 @@ def test_the_filtered_web_texts_are_cleaner(filtered):
     summary, quality = filtered
     assert 0 < summary['web_kept'] < summary['web_texts'], summary
     assert quality['precision'] > NOISY_SHARE, quality
+
+
+def test_the_story_captioner_fits_the_longest_shapes_caption():
+    """The story's captioner lengths hold every caption of a scene whole, prompt
+    included, where the caption config's own (COCO's) cut the longest: CapFilt
+    would otherwise sample cut-off captions into (b)'s corpus."""
+    import numpy as np
+    from mmengine.config import Config
+
+    from blip.cli.generate_shapes import captions, sample_scene
+    from blip.models import BlipTokenizer
+
+    model = Config.fromfile(str(CAPTION)).model
+    tokenizer = BlipTokenizer('bert-base-uncased')
+    rng = np.random.RandomState(0)
+    longest = max(
+        len(tokenizer(model.prompt + caption).input_ids)
+        for _ in range(500)
+        for caption in captions(sample_scene(rng, 96))
+    )
+    assert model.max_txt_len < longest <= CAPTION_LENGTHS['model.max_txt_len'], longest
+    assert longest <= CAPTION_LENGTHS['model.generation_cfg.max_length']
