@@ -82,8 +82,8 @@ SIZES = {
     'full': Sizes(),
     # The test suite's: steps 1-5 and zero-shot retrieval in about two minutes of
     # one CPU thread. Fewer images; pre-training in steps of 16 pairs, twice as
-    # many steps for the same work (with 32, 4 epochs left both models near
-    # chance).
+    # many steps for the same work (steps of 32 and the filter alone left both
+    # models near chance).
     'small': Sizes(clean=100, web=500, test=100, pretrain_epochs=4, pretrain_batch_size=16),
 }
 
