@@ -115,7 +115,8 @@ def generate_data(root: Path, sizes: Sizes, data_seed: int) -> Path:
 
 
 def runner(config: Path, work_dir: Path, data_root: Path, options: dict):
-    """An mmengine Runner of ``config`` as tools/train.py builds it, with ``options`` merged."""
+    """An mmengine Runner of ``config`` as tools/train.py builds it, with ``options``
+    merged (the captioner's with the story's :data:`CAPTION_LENGTHS`)."""
     from mmengine.runner import Runner
 
     from blip.cli._common import load_config
@@ -124,7 +125,7 @@ def runner(config: Path, work_dir: Path, data_root: Path, options: dict):
         config=str(config), cfg_options={'data_root': str(data_root)}, work_dir=str(work_dir), launcher='none'
     )
     cfg = load_config(args)
-    cfg.merge_from_dict(options)
+    cfg.merge_from_dict({**(CAPTION_LENGTHS if config == CAPTION else {}), **options})
     cfg.log_level = 'WARNING'
     return Runner.from_cfg(cfg)
 
@@ -143,8 +144,7 @@ def train(config: Path, work_dir: Path, data_root: Path, epochs: int, seed: int,
 
 
 def test(config: Path, checkpoint: Path, work_dir: Path, data_root: Path) -> dict:
-    options = {'load_from': str(checkpoint), **(CAPTION_LENGTHS if config == CAPTION else {})}
-    return runner(config, work_dir, data_root, options).test()
+    return runner(config, work_dir, data_root, {'load_from': str(checkpoint)}).test()
 
 
 def pretrain(root: Path, work_dir: Path, shards: list[str], num_pairs: int, sizes: Sizes, seed: int) -> Path:
@@ -165,7 +165,8 @@ def pretrain(root: Path, work_dir: Path, shards: list[str], num_pairs: int, size
 
 
 def zero_shot(pretrained: Path, root: Path, work_dir: Path) -> dict:
-    """Zero-shot retrieval R@1 of a pre-trained model on the test split (the pre-training config's test)."""
+    """Zero-shot retrieval of a pre-trained model on the test split (the pre-training
+    config's test): R@1 of each direction and the mean recall."""
     metrics = test(PRETRAIN, pretrained, work_dir, root)
     return dict(ZS_TR1=metrics['i2t/R@1'], ZS_IR1=metrics['t2i/R@1'], ZS_R_mean=metrics['R_mean'])
 
@@ -189,7 +190,6 @@ def finetune(
         'train_dataloader.batch_size': sizes.finetune_batch_size,
         'train_cfg.val_begin': epochs + 1,
         'param_scheduler.1.end': epochs,
-        **(CAPTION_LENGTHS if config == CAPTION else {}),
     }
     return train(config, work_dir, root, epochs, seed, **options)
 
