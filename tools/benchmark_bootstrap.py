@@ -166,17 +166,18 @@ def pretrain(root: Path, work_dir: Path, shards: list[str], num_pairs: int, size
 
 
 def zero_shot(pretrained: Path, root: Path, work_dir: Path) -> dict:
-    """Zero-shot retrieval of a pre-trained model on the test split (the pre-training
-    config's test): R@1 of each direction and the mean recall."""
-    metrics = test(PRETRAIN, pretrained, work_dir, root)
-    return dict(ZS_TR1=metrics['i2t/R@1'], ZS_IR1=metrics['t2i/R@1'], ZS_R_mean=metrics['R_mean'])
-
-
-def zero_shot_caption(pretrained: Path, root: Path, work_dir: Path) -> dict:
-    """CIDEr of a pre-trained model's decoder as a captioner on the test split, not
-    fine-tuned: without the caption config's prompt, as pre-training's language
-    modelling saw the texts."""
-    return dict(ZS_CIDEr=100 * test(CAPTION, pretrained, work_dir, root, **{'model.prompt': ''})['CIDEr'])
+    """A pre-trained model on the test split, not fine-tuned: retrieval (the
+    pre-training config's test: R@1 of each direction and the mean recall) and
+    its decoder's captions (CIDEr; without the caption config's prompt, as
+    pre-training's language modelling saw the texts)."""
+    metrics = test(PRETRAIN, pretrained, work_dir / 'retrieval', root)
+    captions = test(CAPTION, pretrained, work_dir / 'caption', root, **{'model.prompt': ''})
+    return dict(
+        ZS_TR1=metrics['i2t/R@1'],
+        ZS_IR1=metrics['t2i/R@1'],
+        ZS_R_mean=metrics['R_mean'],
+        ZS_CIDEr=100 * captions['CIDEr'],
+    )
 
 
 def finetune(
@@ -267,7 +268,6 @@ def downstream(pretrained: Path, root: Path, work: Path, sizes: Sizes, seed: int
     """Zero-shot retrieval and captioning of a pre-trained model, then retrieval and
     captioning after fine-tuning it on the clean set for ``sizes.downstream_epochs``."""
     result = zero_shot(pretrained, root, work / 'zero_shot')
-    result.update(zero_shot_caption(pretrained, root, work / 'zero_shot_caption'))
     epochs = sizes.downstream_epochs
     retrieval = finetune(RETRIEVAL, pretrained, root, work / 'retrieval', sizes, seed, epochs)
     captioner = finetune(CAPTION, pretrained, root, work / 'captioner', sizes, seed, epochs)
