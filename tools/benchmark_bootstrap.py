@@ -36,6 +36,7 @@ import time
 from argparse import Namespace
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from statistics import mean, stdev
 
 import _common  # noqa: F401  (makes `blip` importable from a clone)
 
@@ -349,7 +350,8 @@ def _number(value: float | None) -> str:
 
 def table(rows: list[dict]) -> str:
     """The rows in the shape of the paper's Table 1, with the filter's precision and
-    recall; with several seeds, the means and in how many seeds (b) beat (a)."""
+    recall; with several seeds, the means, in how many seeds (b) beat (a), and the
+    mean difference (b) - (a) with its standard error."""
     header = ['seed', 'pre-training corpus', 'filter precision', 'filter recall', *METRICS.values()]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
 
@@ -368,16 +370,15 @@ def table(rows: list[dict]) -> str:
         lines.append(line(row['seed'], '(a) clean + noisy web', None, row['noisy']))
         lines.append(line(row['seed'], bootstrapped, row['filter'], row['bootstrapped']))
     if len(rows) > 1:
-
-        def mean(values: list[float]) -> float:
-            return sum(values) / len(values)
-
         for key, corpus in (('noisy', '(a) clean + noisy web'), ('bootstrapped', bootstrapped)):
             result = {k: mean([row[key][k] for row in rows]) for k in METRICS}
             filter = {k: mean([row['filter'][k] for row in rows]) for k in ('precision', 'recall')}
             lines.append(line('mean', corpus, filter if key == 'bootstrapped' else None, result))
-        wins = [sum(row['bootstrapped'][k] > row['noisy'][k] for row in rows) for k in METRICS]
-        lines.append('| (b) > (a) | seeds | | | ' + ' | '.join(f'{n}/{len(rows)}' for n in wins) + ' |')
+        gains = {k: [row['bootstrapped'][k] - row['noisy'][k] for row in rows] for k in METRICS}
+        wins = [f'{sum(g > 0 for g in gain)}/{len(rows)}' for gain in gains.values()]
+        lines.append('| (b) > (a) | seeds | | | ' + ' | '.join(wins) + ' |')
+        differences = [f'{mean(gain):+.1f} ± {stdev(gain) / len(gain) ** 0.5:.1f}' for gain in gains.values()]
+        lines.append('| (b) - (a) | mean ± standard error | | | ' + ' | '.join(differences) + ' |')
     return '\n'.join(lines)
 
 
