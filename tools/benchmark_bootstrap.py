@@ -1,7 +1,7 @@
 """Does bootstrapping help? BLIP's CapFilt story on the generated shapes benchmark.
 
     OMP_NUM_THREADS=1 python tools/benchmark_bootstrap.py --seeds 0 1 2 3 4 5 6 7 8 9 --threads 1
-    # the table in docs/user_guides/bootstrap.md (about 8 minutes per seed)
+    # the table in docs/user_guides/bootstrap.md (about 9 minutes per seed)
 
 The paper's Table 1 in miniature, on tiny models and CPU:
 
