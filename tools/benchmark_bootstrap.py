@@ -171,21 +171,6 @@ def pretrain(root: Path, work_dir: Path, shards: list[str], num_pairs: int, size
     )
 
 
-def zero_shot(pretrained: Path, root: Path, work_dir: Path) -> dict:
-    """A pre-trained model on the test split, not fine-tuned: retrieval (the
-    pre-training config's test: R@1 of each direction and the mean recall) and
-    its decoder's captions (CIDEr; without the caption config's prompt, as
-    pre-training's language modelling saw the texts)."""
-    metrics = test(PRETRAIN, pretrained, work_dir / 'retrieval', root)
-    captions = test(CAPTION, pretrained, work_dir / 'caption', root, **{'model.prompt': ''})
-    return dict(
-        ZS_TR1=metrics['i2t/R@1'],
-        ZS_IR1=metrics['t2i/R@1'],
-        ZS_R_mean=metrics['R_mean'],
-        ZS_CIDEr=100 * captions['CIDEr'],
-    )
-
-
 def finetune(
     config: Path,
     pretrained: Path,
@@ -212,13 +197,25 @@ def finetune(
     return train(config, work_dir, root, epochs, seed, **options)
 
 
-def retrieval_recall(checkpoint: Path, root: Path, work_dir: Path) -> dict:
-    metrics = test(RETRIEVAL, checkpoint, work_dir, root)
+def retrieval_recall(checkpoint: Path, root: Path, work_dir: Path, config: Path = RETRIEVAL) -> dict:
+    """R@1 of each direction and the mean recall (R@1, R@5, R@10 of both) on the test split."""
+    metrics = test(config, checkpoint, work_dir, root)
     return dict(TR1=metrics['i2t/R@1'], IR1=metrics['t2i/R@1'], R_mean=metrics['R_mean'])
 
 
-def cider(checkpoint: Path, root: Path, work_dir: Path) -> dict:
-    return dict(CIDEr=100 * test(CAPTION, checkpoint, work_dir, root)['CIDEr'])
+def cider(checkpoint: Path, root: Path, work_dir: Path, **options) -> dict:
+    return dict(CIDEr=100 * test(CAPTION, checkpoint, work_dir, root, **options)['CIDEr'])
+
+
+def zero_shot(pretrained: Path, root: Path, work_dir: Path) -> dict:
+    """A pre-trained model on the test split, not fine-tuned: retrieval (the
+    pre-training config's test) and its decoder's captions (CIDEr; without the
+    caption config's prompt, as pre-training's language modelling saw the texts)."""
+    result = {
+        **retrieval_recall(pretrained, root, work_dir / 'retrieval', PRETRAIN),
+        **cider(pretrained, root, work_dir / 'caption', **{'model.prompt': ''}),
+    }
+    return {f'ZS_{k}': v for k, v in result.items()}
 
 
 def capfilt(root: Path, out: Path, captioner: Path, filter: Path, sizes: Sizes, seed: int) -> dict:
@@ -401,7 +398,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--downstream-lr',
         type=float,
-        help="learning rate of the downstream fine-tuning (default: the sizes')",
+        help=f'learning rate of the downstream fine-tuning (default: {Sizes.downstream_lr})',
     )
     return parser.parse_args(argv)
 
