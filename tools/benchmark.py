@@ -59,6 +59,18 @@ shapes captioner of ``checkpoints/`` (random weights give nearly flat
 next-token distributions, where rounding flips choices far more often than in
 a trained model).
 
+For each batch size it also splits both sides' time at the image tower
+(hooks on transformers' ``vision_model`` and our ``image_encoder``; the rest is
+decoding) and prints a floor under our time on this machine: the faster of
+the two image towers plus, for every decoding step, one read of the weights
+the step multiplies by (the decoder's linear layers but the cross-attention's
+keys and values, computed once per image), timed as the fastest of five sums
+over that many float32 values. On the machine at hand, no float32
+implementation whose image tower is no faster than the faster of the two,
+and which reads a step's weights from memory at every step, can beat the
+speed-up it prints; it leaves out the products' arithmetic, which weighs more
+at larger batches (there the true bound is lower).
+
 The last line reads ``caption speedup vs transformers: X.XXx (identical
 captions N/N)``, where the speed-up is the lowest over the batch sizes.
 """
@@ -340,6 +352,50 @@ class MemoryMeter:
         return peak - self.before, peak
 
 
+class ModuleClock:
+    """Seconds spent in a module's forward and its number of calls, by hooks."""
+
+    def __init__(self, module: torch.nn.Module, device: torch.device):
+        self.sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+        self.reset()
+        module.register_forward_pre_hook(self._enter)
+        module.register_forward_hook(self._leave)
+
+    def reset(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+    def _enter(self, module, args) -> None:
+        self.sync()
+        self._start = time.perf_counter()
+
+    def _leave(self, module, args, output) -> None:
+        self.sync()
+        self.seconds += time.perf_counter() - self._start
+        self.calls += 1
+
+
+def step_weight_bytes(decoder: torch.nn.Module) -> int:
+    """Bytes of the weights every decoding step multiplies by: all the decoder's
+    linear layers but the cross-attention's keys and values (computed once per image)."""
+    return sum(
+        module.weight.nbytes
+        for name, module in decoder.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and not name.endswith(('crossattention.self.key', 'crossattention.self.value'))
+    )
+
+
+def read_seconds(num_bytes: int, device: torch.device, tries: int = 5) -> float:
+    """The fastest of ``tries`` sums over ``num_bytes`` of float32 values: reading them once."""
+    values = torch.ones(num_bytes // 4, device=device)
+    times = []
+    for _ in range(tries + 1):  # the first one warms up
+        start = time.perf_counter()
+        values.sum().item()
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
+
+
 def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
     """One side of the comparison: builds its model, then runs batches on request."""
     if args.threads:
@@ -351,12 +407,28 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
     from blip.models.cpu_inference import optimize
 
     def build(precision: str):
+        """The model, clocks on its image tower and decoder steps, and our decoding floor."""
         if side == 'transformers':
-            return build_hf(task, args.size, args.seed, args.eos_bias).to(device)
+            model = build_hf(task, args.size, args.seed, args.eos_bias).to(device)
+            return (
+                model,
+                ModuleClock(model.vision_model, device),
+                ModuleClock(model.text_decoder.cls, device),
+                None,
+            )
         model = build_ours(task, args.size, args.seed, args.eos_bias).to(device)
         model.precision = precision
+        step_bytes = step_weight_bytes(model.head.decoder)
+        floor = (step_bytes, read_seconds(step_bytes, device))
         # As the inferencers run it: optimized on CPU at float32 (a no-op on a GPU).
-        return optimize(model) if precision == 'float32' else model
+        if precision == 'float32':
+            optimize(model)
+        return (
+            model,
+            ModuleClock(model.image_encoder, device),
+            ModuleClock(model.head.decoder.cls, device),
+            floor,
+        )
 
     models = {}  # per precision, built on first use (not timed)
     tokenizer = None
@@ -374,20 +446,22 @@ def _worker(side: str, task_name: str, args: argparse.Namespace, conn) -> None:
         key = 'float32' if side == 'transformers' else precision
         if key not in models:
             models[key] = build(key)
-        model = models[key]
+        model, tower, steps, floor = models[key]
         images = images_for(task, args.size, batch, args.seed).to(device)
         questions = questions_for(batch)
         run = _hf_run if side == 'transformers' else _our_run
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         meter.start()
+        tower.reset()
+        steps.reset()
         start = time.perf_counter()
         outputs = run(model, task, images, questions, precision, tokenizer)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
         memory = meter.stop()
-        conn.send((seconds, outputs, memory))
+        conn.send((seconds, outputs, memory, tower.seconds, steps.calls, floor))
 
 
 def _hf_run(model, task, images, questions, precision, tokenizer):
@@ -452,12 +526,21 @@ class Runs:
     seconds: list[float] = field(default_factory=list)
     outputs: list = field(default_factory=list)
     memory: list[tuple[float, float]] = field(default_factory=list)
+    tower_seconds: list[float] = field(default_factory=list)
+    steps: int = 0
+    #: Ours: (bytes of weights every decoding step reads, seconds to read them once).
+    floor: tuple[int, float] | None = None
 
     def add(self, result) -> None:
-        seconds, outputs, memory = result
+        seconds, outputs, memory, tower_seconds, self.steps, self.floor = result
         self.seconds.append(seconds)
         self.outputs = outputs
         self.memory.append(memory)
+        self.tower_seconds.append(tower_seconds)
+
+    @property
+    def tower_median(self) -> float:
+        return statistics.median(self.tower_seconds)
 
     @property
     def median(self) -> float:
@@ -561,6 +644,7 @@ def report(task: Task, args: argparse.Namespace, runs: dict, tokenizer) -> tuple
             f'{batch:>5}  speed-up {speedups[-1]:.2f}x, identical {task.unit} {sum(same)}/{len(same)}, '
             f"peak memory above the model {ours.peak[0] / max(theirs.peak[0], 1e-9):.2f}x transformers'"
         )
+        _report_split(batch, theirs, ours)
     first = min(args.batch_sizes)
     theirs_text = decoded(task, runs[('transformers', args.dtype, first)].outputs, tokenizer)
     ours_text = decoded(task, runs[('blip', args.dtype, first)].outputs, tokenizer)
@@ -572,6 +656,25 @@ def report(task: Task, args: argparse.Namespace, runs: dict, tokenizer) -> tuple
             continue
         _report_low_precision(task, args, runs, tokenizer, precision)
     return min(speedups), identical, compared
+
+
+def _report_split(batch: int, theirs: Runs, ours: Runs) -> None:
+    """Each side's time in its image tower and in the rest (decoding), and the least
+    time our decoding could take: every step reads the decoder's weights once."""
+    rest_theirs, rest_ours = theirs.median - theirs.tower_median, ours.median - ours.tower_median
+    print(
+        f'{batch:>5}  image tower: transformers {theirs.tower_median:.2f} s, ours {ours.tower_median:.2f} s; '
+        f'the rest (decoding): transformers {rest_theirs:.2f} s, ours {rest_ours:.2f} s '
+        f'({rest_theirs / max(rest_ours, 1e-9):.2f}x)'
+    )
+    step_bytes, read = ours.floor
+    floor = min(theirs.tower_median, ours.tower_median) + ours.steps * read
+    rate = f'{1e3 * read:.1f} ms, {step_bytes / read / 1e9:.1f} GB/s measured'
+    print(
+        f'{batch:>5}  floor: the faster image tower and {ours.steps} steps that each read the '
+        f"decoder's {step_bytes / 2**20:,.0f} MB once ({rate}): {floor:.2f} s, "
+        f'a speed-up of at most {theirs.median / floor:.2f}x here'
+    )
 
 
 def _report_low_precision(task, args, runs, tokenizer, precision) -> None:

@@ -19,6 +19,7 @@ import blip  # noqa: F401
 from blip.models import cpu_inference
 from blip.models.attention import ScaledDotProduct
 from blip.models.cpu_inference import MANY_KEYS, CpuAttention, PackedLinear, optimize
+from blip.models.vision_transformer import VisionTransformer
 from blip.registry import MODELS
 from tiny_models import randomize, tiny_caption_config, tiny_vqa_config
 
@@ -74,7 +75,7 @@ def test_packed_linear_equals_linear_then_activation(activation):
 
 @needs_onednn
 def test_optimize_swaps_every_linear_and_attention_and_fuses_activations():
-    model = optimize(tiny_model())
+    model = optimize(tiny_model(), pack_image_tower=True)
     assert not modules_of(model, nn.Linear) and not modules_of(model, ScaledDotProduct)
     fused = [m for m in modules_of(model, PackedLinear) if m.activation is not None]
     # ViT FFN (2 layers), BERT intermediate (2 layers), LM transform: each GELU fused.
@@ -216,3 +217,46 @@ def test_captions_do_not_depend_on_the_thread_count():
     finally:
         torch.set_num_threads(threads_before)
     assert all(result == results[0] for result in results)
+
+
+@needs_onednn
+@pytest.mark.parametrize('faster', [True, False])
+def test_the_image_tower_is_packed_where_the_measurement_says_it_pays_off(monkeypatch, faster):
+    """By default the ViT's layers are packed only where packed products measure faster here
+    (on a Zen 3 EPYC PyTorch's MKL is faster for its hundreds of rows); the text towers'
+    layers are packed either way, and the captions are the plain model's."""
+    asked = []
+
+    def measured(rows, in_features, out_features, threads):
+        asked.append((rows, in_features, out_features, threads))
+        return faster
+
+    monkeypatch.setattr(cpu_inference, 'packing_pays_off', measured)
+    images = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(7))
+    model = tiny_model()
+    plain = captions(model, images)
+    vit = model.image_encoder
+    largest = max(modules_of(vit, nn.Linear), key=lambda m: m.weight.numel())
+    optimize(model)
+    # Asked once, for the tower's largest product at one image's tokens (class token included).
+    tokens = (64 // 16) ** 2 + 1
+    assert asked == [(tokens, largest.in_features, largest.out_features, torch.get_num_threads())]
+    assert isinstance(vit, VisionTransformer)
+    assert bool(modules_of(vit, PackedLinear)) is faster and bool(modules_of(vit, nn.Linear)) is not faster
+    assert modules_of(model.head, PackedLinear) and not modules_of(model.head, nn.Linear)
+    assert captions(model, images) == plain
+    # An explicit choice is not measured.
+    asked.clear()
+    optimize(tiny_model(), pack_image_tower=not faster)
+    assert asked == []
+
+
+@needs_onednn
+def test_packing_pays_off_is_measured_once_per_shape(monkeypatch):
+    cpu_inference.packing_pays_off.cache_clear()
+    calls = []
+    monkeypatch.setattr(F, 'linear', lambda *args: calls.append(args) or torch.zeros(()))
+    first = cpu_inference.packing_pays_off(40, 16, 24, 1, pairs=3)
+    assert len(calls) == 1 + 3 and calls[0][0].shape == (40, 16) and calls[0][1].shape == (24, 16)
+    assert cpu_inference.packing_pays_off(40, 16, 24, 1, pairs=3) is first and len(calls) == 4
+    cpu_inference.packing_pays_off.cache_clear()

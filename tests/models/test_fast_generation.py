@@ -243,8 +243,27 @@ def test_benchmark_tool_runs_and_reports(monkeypatch, capsys):
     assert re.fullmatch(r'caption speedup vs transformers: \d+\.\d\dx \(identical captions 2/2\)', lines[-1])
     assert re.fullmatch(r'vqa speedup vs transformers: \d+\.\d\dx \(identical answers 2/2\)', lines[-2])
     assert any('blip bfloat16' in line and 'identical captions' in line for line in lines)
+    # Each batch splits both sides' time at the image tower and bounds ours from below.
+    split = [line for line in lines if re.match(r'\s+2  image tower: transformers \d+\.\d\d s, ours', line)]
+    floors = [
+        line for line in lines if re.match(r'\s+2  floor: the faster image tower and [1-9]\d* steps', line)
+    ]
+    assert len(split) == len(floors) == 2
     assert any(line.strip().startswith('CIDEr-D of the bfloat16 captions') for line in lines)
     assert results['caption'][1:] == (2, 2)
+
+
+def test_benchmark_floor_counts_the_weights_every_decoding_step_reads(monkeypatch):
+    """Per layer: self-attention's four products, cross-attention's query and output (its
+    keys and values are computed once per image), the feed-forward pair; then the LM head."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / 'tools'))
+    benchmark = importlib.import_module('benchmark')
+    spec = benchmark.SIZES['tiny']
+    dims, ffn, vocab = spec['dims'], spec['ffn'], 30524
+    per_layer = 6 * dims * dims + 2 * dims * ffn
+    expected = 4 * (spec['layers'] * per_layer + dims * dims + vocab * dims)
+    model = benchmark.build_ours(benchmark.TASKS['caption'], 'tiny', seed=0, eos_bias=1.0)
+    assert benchmark.step_weight_bytes(model.head.decoder) == expected
 
 
 def test_best_running_stop_equals_transformers_v5():

@@ -14,10 +14,15 @@ What it swaps, measured on a 2-core AMD EPYC (Zen 5), one thread:
   weight is reordered once into oneDNN's blocked layout (given a plain weight
   oneDNN reorders it at every call), and a GELU or ReLU that follows it in an
   ``nn.Sequential`` is fused into the product. PyTorch's default float32 path
-  is MKL, which on AMD stays far below the hardware: the ViT's 577 x 768 x
-  3072 product at 30 GMAC/s (MKL), 97 (oneDNN), 125 (oneDNN, packed); the
-  decoder's few-row products (one row per beam) read the weights at 3.5, 18
-  and 31 GB/s;
+  is MKL, which on that processor stays far below the hardware: the ViT's 577
+  x 768 x 3072 product at 30 GMAC/s (MKL), 97 (oneDNN), 125 (oneDNN, packed);
+  the decoder's few-row products (one row per beam) read the weights at 3.5,
+  18 and 31 GB/s. Which library is faster for the image tower's hundreds of
+  rows depends on the processor (on a Zen 3 EPYC, AVX2 only, two threads: 53
+  GMAC/s MKL against 48 packed), so its layers are packed only where
+  :func:`packing_pays_off` measures it, once, when optimizing; the few-row
+  products of decoding are faster packed on both (21.8 against 8.7 GB/s on
+  the Zen 3);
 * every attention becomes a :class:`CpuAttention`: over many keys, the two
   products of each image and head on oneDNN for the ViT's self-attention when
   the process computes with one thread (per layer 11.6 ms fused kernel, 6.7
@@ -28,8 +33,9 @@ What it swaps, measured on a 2-core AMD EPYC (Zen 5), one thread:
   masks of other kinds and autograd take the fused kernel.
 
 The results equal the plain model's to float rounding (another summation
-order). The choices are made when optimizing (the thread count is read once,
-there) and from the tensors' shapes and types, never from the environment at
+order). The choices are made when optimizing (the thread count is read
+once, there; the image tower's products are timed once per process and
+shape) and from the tensors' shapes and types, never from the environment at
 run time. The private oneDNN ops are used
 only where :func:`onednn_available` finds them working; elsewhere (another
 build, another processor) the plain modules stay.
@@ -40,12 +46,15 @@ the model again. ``state_dict()`` gives the plain weights under the usual keys.
 """
 
 import functools
+import statistics
+import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import ScaledDotProduct
+from .vision_transformer import VisionTransformer
 
 #: Fewer keys than this: the fused attention kernel (decoder self-attention, short texts).
 MANY_KEYS = 128
@@ -192,6 +201,46 @@ def _per_head_products(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     return context
 
 
+@functools.cache
+def packing_pays_off(rows: int, in_features: int, out_features: int, threads: int, pairs: int = 7) -> bool:
+    """Whether a float32 product of ``rows`` rows runs faster here on a packed
+    oneDNN weight than by ``F.linear`` (PyTorch's BLAS, MKL on x86), measured.
+
+    The two run alternately on random data, ``pairs`` times each after a
+    warm-up; the answer is the median of the pairs' time ratios (a change of
+    load moves both runs of a pair alike). Measured once per process and shape
+    (``threads`` is part of the key: the balance moves with it).
+    """
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, in_features, generator=generator)
+    weight = torch.randn(out_features, in_features, generator=generator)
+    packed = torch.ops.mkldnn._reorder_linear_weight(weight)
+    runs = (
+        lambda: F.linear(x, weight),
+        lambda: torch.ops.mkldnn._linear_pointwise(x, packed, None, 'none', [], ''),
+    )
+
+    def seconds(run) -> float:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+
+    with torch.no_grad():
+        for run in runs:
+            run()
+        ratios = [seconds(runs[1]) / seconds(runs[0]) for _ in range(pairs)]
+    return statistics.median(ratios) < 1
+
+
+def _image_tower_pays_off(tower: VisionTransformer) -> bool:
+    """Whether packing pays off for ``tower``'s largest product, at one image's tokens."""
+    largest = max((m for m in tower.modules() if _packable(m)), key=lambda m: m.weight.numel(), default=None)
+    if largest is None:  # nothing left to pack
+        return True
+    tokens = tower.pos_embed.shape[1]
+    return packing_pays_off(tokens, largest.in_features, largest.out_features, torch.get_num_threads())
+
+
 def _packable(linear: nn.Module) -> bool:
     return (
         type(linear) is nn.Linear
@@ -200,7 +249,9 @@ def _packable(linear: nn.Module) -> bool:
     )
 
 
-def optimize(model: nn.Module, per_head_attention: bool | None = None) -> nn.Module:
+def optimize(
+    model: nn.Module, per_head_attention: bool | None = None, pack_image_tower: bool | None = None
+) -> nn.Module:
     """Swap ``model``'s float32 CPU linear layers and attention for inference-only
     oneDNN ones (see the module's docstring); returns ``model``, changed in place.
 
@@ -211,6 +262,12 @@ def optimize(model: nn.Module, per_head_attention: bool | None = None) -> nn.Mod
         per_head_attention: Compute the ViT's attention head by head on oneDNN;
             by default when this process computes with at most
             :data:`PER_HEAD_MAX_THREADS` threads (read once, here).
+        pack_image_tower: Pack the linear layers of the image tower
+            (:class:`VisionTransformer`, hundreds of rows per image) too; by
+            default where :func:`packing_pays_off` measures that they run
+            faster so on this machine, for the tower's largest product at one
+            image's tokens. The text towers' layers (a few rows per step while
+            decoding) are always packed.
     """
     model.eval().requires_grad_(False)
     if not onednn_available():
@@ -218,12 +275,17 @@ def optimize(model: nn.Module, per_head_attention: bool | None = None) -> nn.Mod
     if per_head_attention is None:
         per_head_attention = torch.get_num_threads() <= PER_HEAD_MAX_THREADS
     on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
+    stay_plain = set()
+    for tower in model.modules():
+        if isinstance(tower, VisionTransformer) and on_cpu:
+            pack = pack_image_tower if pack_image_tower is not None else _image_tower_pays_off(tower)
+            stay_plain.update(() if pack else map(id, tower.modules()))
     for parent in list(model.modules()):
         children = list(parent.named_children())
         for index, (name, child) in enumerate(children):
             if type(child) is ScaledDotProduct and on_cpu:
                 setattr(parent, name, CpuAttention(per_head_attention))
-            elif _packable(child):
+            elif _packable(child) and id(child) not in stay_plain:
                 follower = children[index + 1][1] if index + 1 < len(children) else None
                 fuse = isinstance(parent, nn.Sequential) and type(follower) in _FUSED_ACTIVATIONS
                 setattr(parent, name, PackedLinear(child, follower if fuse else None))
