@@ -78,6 +78,7 @@ captions N/N)``, where the speed-up is the lowest over the batch sizes.
 import argparse
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import platform
@@ -385,8 +386,10 @@ def step_weight_bytes(decoder: torch.nn.Module) -> int:
     )
 
 
+@functools.cache
 def read_seconds(num_bytes: int, device: torch.device, tries: int = 5) -> float:
-    """The fastest of ``tries`` sums over ``num_bytes`` of float32 values: reading them once."""
+    """The fastest of ``tries`` sums over ``num_bytes`` of float32 values: reading them once
+    (measured once per worker: each precision's model has the same decoder)."""
     values = torch.ones(num_bytes // 4, device=device)
     times = []
     for _ in range(tries + 1):  # the first one warms up

@@ -279,7 +279,8 @@ def optimize(
     for tower in model.modules():
         if isinstance(tower, VisionTransformer) and on_cpu:
             pack = pack_image_tower if pack_image_tower is not None else _image_tower_pays_off(tower)
-            stay_plain.update(() if pack else map(id, tower.modules()))
+            if not pack:
+                stay_plain.update(map(id, tower.modules()))
     for parent in list(model.modules()):
         children = list(parent.named_children())
         for index, (name, child) in enumerate(children):
